@@ -1,0 +1,91 @@
+//! The wasmtime engine and linker shared by every plugin of a worker.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::bindings::SourceConnector;
+use crate::error::{HostError, describe};
+use crate::state::StoreState;
+
+/// Resource limits applied to every plugin store.
+#[derive(Debug, Clone)]
+pub struct PluginLimits {
+    /// Largest linear memory a plugin instance may grow to.
+    pub memory_bytes: usize,
+    /// Most component and core instances per store.
+    pub max_instances: usize,
+    /// Most tables per store.
+    pub max_tables: usize,
+    /// Most linear memories per store.
+    pub max_memories: usize,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            max_instances: 64,
+            max_tables: 64,
+            max_memories: 16,
+        }
+    }
+}
+
+/// One wasmtime [`Engine`] plus the [`Linker`] holding WASI and every host capability.
+/// Cheap to clone; create one per worker.
+#[derive(Clone)]
+pub struct PluginEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    limits: PluginLimits,
+}
+
+impl std::fmt::Debug for PluginEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginEngine")
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginEngine {
+    /// Builds the engine: Cranelift, component model, async host calls; WASIp3 concurrency
+    /// is off, which makes every boundary crossing several times cheaper.
+    pub fn new(limits: PluginLimits) -> Result<Self, HostError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.concurrency_support(false);
+        config.max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).map_err(|e| HostError::Engine(describe(&e)))?;
+        let mut linker = Linker::<StoreState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| HostError::Engine(describe(&e)))?;
+        SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| HostError::Engine(describe(&e)))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                limits,
+            }),
+        })
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<StoreState> {
+        &self.inner.linker
+    }
+
+    pub(crate) fn limits(&self) -> &PluginLimits {
+        &self.inner.limits
+    }
+}

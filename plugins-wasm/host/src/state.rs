@@ -1,0 +1,60 @@
+//! Per-store state: what one plugin instance (one task, or one connector call) may touch.
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::engine::PluginLimits;
+
+/// Who is running in a store; attached to every log line the plugin writes.
+#[derive(Debug, Clone)]
+pub(crate) struct LogContext {
+    pub(crate) plugin: String,
+    pub(crate) connector: String,
+    /// `None` for connector-half calls (spec, validate, task-configs).
+    pub(crate) task: Option<u32>,
+}
+
+/// The data of one wasmtime store.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) log: LogContext,
+}
+
+impl std::fmt::Debug for StoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreState")
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreState {
+    /// A store with nothing granted: WASI's defaults give no filesystem, no sockets, no
+    /// environment, closed stdin and discarded stdout/stderr.
+    pub(crate) fn new(limits: &PluginLimits, log: LogContext) -> Self {
+        Self {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .instances(limits.max_instances)
+                .tables(limits.max_tables)
+                .memories(limits.max_memories)
+                .trap_on_grow_failure(true)
+                .build(),
+            log,
+        }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Builds the guest workspace under `connectors/` into wasm32-wasip2 components and writes
+//! `$OUT_DIR/builtin_connectors.rs`, which embeds each one in the `culvert` binary.
+//!
+//! The nested cargo runs with its own target directory (`<target>/connectors`) so it never
+//! waits on the lock of the build that runs this script.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, exit};
+use std::{env, fs};
+
+const GUEST_TARGET: &str = "wasm32-wasip2";
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    exit(1);
+}
+
+fn env_path(key: &str) -> PathBuf {
+    env::var_os(key)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| fail(&format!("cargo did not set {key}")))
+}
+
+fn main() {
+    let manifest_dir = env_path("CARGO_MANIFEST_DIR");
+    let root = manifest_dir
+        .parent()
+        .unwrap_or_else(|| fail("worker/ has no parent directory"))
+        .to_path_buf();
+    let guests = root.join("connectors");
+    // Watch every source of the guest build, but not `connectors/target`, which a direct
+    // `cargo build` in connectors/ writes to.
+    let mut watched = vec![root.join("plugins-wasm/sdk"), root.join("plugins-wasm/wit")];
+    if let Ok(entries) = fs::read_dir(&guests) {
+        watched.extend(
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name() != "target")
+                .map(|e| e.path()),
+        );
+    }
+    for path in watched {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+
+    ensure_target_installed();
+
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("connectors");
+    build_guests(&guests, &target_dir);
+
+    let out = env_path("OUT_DIR").join("builtin_connectors.rs");
+    let mut code = String::from(
+        "/// Components built from `connectors/` by `build.rs`.\n\
+         pub static BUILTIN_CONNECTORS: &[BuiltinComponent] = &[\n",
+    );
+    for name in guest_packages(&guests) {
+        let artifact = target_dir
+            .join(GUEST_TARGET)
+            .join("release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        if !artifact.is_file() {
+            fail(&format!(
+                "connector {name} built but {} is missing (is its crate-type cdylib?)",
+                artifact.display()
+            ));
+        }
+        code.push_str(&format!(
+            "    BuiltinComponent {{ name: {name:?}, bytes: include_bytes!({:?}) }},\n",
+            artifact.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    if let Err(e) = fs::write(&out, code) {
+        fail(&format!("cannot write {}: {e}", out.display()));
+    }
+}
+
+/// Installs the wasm32-wasip2 standard library when the toolchain lacks it (these machines
+/// set RUSTUP_AUTO_INSTALL=0, so the toolchain file alone does not install targets).
+fn ensure_target_installed() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_else(|| fail(&format!("cannot run `{rustc} --print sysroot`")));
+    if sysroot.join("lib/rustlib").join(GUEST_TARGET).is_dir() {
+        return;
+    }
+    println!("cargo:warning=installing the {GUEST_TARGET} target with rustup (one time)");
+    let status = Command::new("rustup")
+        .args(["target", "add", GUEST_TARGET])
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        fail(&format!(
+            "the {GUEST_TARGET} target is missing and `rustup target add {GUEST_TARGET}` failed; \
+             run it by hand and build again"
+        ));
+    }
+}
+
+fn build_guests(guests: &Path, target_dir: &Path) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(guests)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    // Settings meant for the host build must not leak into the guest build.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| fail(&format!("cannot run cargo for the connectors: {e}")));
+    if !output.status.success() {
+        fail(&format!(
+            "building the connectors in {} failed:\n{}",
+            guests.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+}
+
+/// Package names of the connector crates (one directory with a Cargo.toml each).
+fn guest_packages(guests: &Path) -> Vec<String> {
+    let entries = fs::read_dir(guests)
+        .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", guests.display())));
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("Cargo.toml"))
+        .filter(|manifest| manifest.is_file())
+        .map(|manifest| package_name(&manifest))
+        .collect();
+    names.sort();
+    names
+}
+
+fn package_name(manifest: &Path) -> String {
+    let text = fs::read_to_string(manifest)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", manifest.display())));
+    let mut in_package = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package
+            && let Some(value) = line.strip_prefix("name").map(str::trim_start)
+            && let Some(value) = value.strip_prefix('=')
+        {
+            return value.trim().trim_matches('"').to_string();
+        }
+    }
+    fail(&format!("{} has no [package] name", manifest.display()))
+}

@@ -1,0 +1,97 @@
+//! `culvert plugins list`: load every plugin with wasmtime and print what it is.
+
+use std::process::ExitCode;
+
+use culvert_plugin_host::{PluginEngine, PluginLimits};
+
+use crate::builtin;
+
+/// Prints one row per plugin; a plugin that fails to load is reported on stderr and makes
+/// the command exit non-zero, after every other plugin was listed.
+pub(crate) async fn list() -> ExitCode {
+    let engine = match PluginEngine::new(PluginLimits::default()) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("culvert plugins list: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "VERSION".to_string(),
+        "KIND".to_string(),
+        "ORIGIN".to_string(),
+        "DESCRIPTION".to_string(),
+    ]];
+    let mut failed = false;
+    for (component, result) in builtin::load_all(&engine).await {
+        match result {
+            Ok(plugin) => {
+                let spec = plugin.spec();
+                rows.push([
+                    spec.name.clone(),
+                    spec.version.clone(),
+                    plugin.kind().to_string(),
+                    component.origin(),
+                    spec.description.clone(),
+                ]);
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("culvert plugins list: {e}");
+            }
+        }
+    }
+    print!("{}", render_table(&rows));
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+fn render_table(rows: &[[String; 5]]) -> String {
+    let mut widths = [0usize; 5];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let last = row.len() - 1;
+        for (i, cell) in row.iter().enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_table;
+
+    #[test]
+    fn columns_align_on_the_widest_cell() {
+        let rows = [
+            ["NAME", "VERSION", "KIND", "ORIGIN", "DESCRIPTION"].map(String::from),
+            ["datagen", "0.1.0", "source", "builtin:datagen", "Generates"].map(String::from),
+        ];
+        let table = render_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "NAME     VERSION  KIND    ORIGIN           DESCRIPTION"
+        );
+        assert_eq!(
+            lines[1],
+            "datagen  0.1.0    source  builtin:datagen  Generates"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The `culvert` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+fn culvert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_culvert"))
+        .args(args)
+        .env("CULVERT_LOG", "warn")
+        .output()
+        .expect("the culvert binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let out = culvert(&["--version"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("culvert {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn plugins_list_loads_the_embedded_datagen_component() {
+    let out = culvert(&["plugins", "list"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .expect("a header line")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "VERSION", "KIND", "ORIGIN", "DESCRIPTION"]);
+    let datagen: Vec<&str> = lines
+        .find(|l| l.starts_with("datagen "))
+        .unwrap_or_else(|| panic!("no datagen row in:\n{text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &datagen[..4],
+        ["datagen", "0.1.0", "source", "builtin:datagen"]
+    );
+    assert_eq!(datagen[4], "Generates", "description column: {datagen:?}");
+}
+
+#[test]
+fn subcommands_that_have_not_landed_say_so_and_fail() {
+    for args in [
+        &["standalone"][..],
+        &["worker", "--config", "w.toml"],
+        &["broker", "--config", "b.toml"],
+        &["apply", "-f", "connectors/"],
+    ] {
+        let out = culvert(args);
+        assert!(!out.status.success(), "{args:?} must exit non-zero");
+        let err = stderr(&out);
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{args:?}: one line expected, got {err:?}"
+        );
+        assert!(
+            err.starts_with(&format!("culvert {}: not available yet", args[0])),
+            "{args:?}: {err:?}"
+        );
+        assert!(stdout(&out).is_empty(), "{args:?} printed to stdout");
+    }
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let out = culvert(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unrecognized subcommand 'frobnicate'"));
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the `culvert` crate, gathered in one binary so CI links once.
+
+mod cli;
+mod datagen;
