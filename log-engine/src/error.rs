@@ -1,0 +1,42 @@
+//! Errors of the storage engine.
+
+use std::path::PathBuf;
+
+/// What went wrong in the log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// A filesystem operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record batch handed to `append` is malformed; nothing was written.
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(String),
+    /// A batch is larger than the topic's `max.message.bytes`.
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    BatchTooLarge { size: usize, max: usize },
+    /// A read asked for an offset outside `[log start, log end]`.
+    #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
+    /// The partition directory holds something the engine cannot interpret.
+    #[error("corrupt partition {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+impl LogError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| LogError::Io { op, path, source }
+    }
+}

@@ -1,0 +1,19 @@
+//! The storage engine: per-partition segmented logs.
+//!
+//! - `batch`: the v2 record batch header (parse, validate, assign offsets).
+//! - `index`: sparse offset and time indexes.
+//! - `segment`: one `.log` file with its indexes; append, positional reads, recovery.
+//! - [`PartitionLog`]: segments of one partition; offsets, reads, durability, recovery.
+
+pub mod batch;
+mod index;
+mod partition;
+mod segment;
+
+pub use partition::{
+    AppendInfo, FlushPolicy, MAX_SEGMENT_BYTES, OpenReport, PartitionConfig, PartitionLog,
+    ReadResult,
+};
+
+#[cfg(test)]
+mod tests;

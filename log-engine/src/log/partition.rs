@@ -1,0 +1,399 @@
+//! One partition's log: an ordered set of segments, offset assignment, reads, durability and
+//! crash recovery.
+//!
+//! Offsets: `log_start` is the first readable offset, `log_end` the next offset to assign,
+//! and `high_watermark` the end of what consumers may read. With [`FlushPolicy::Always`] the
+//! high watermark moves only when data is fsynced, so a consumer never sees a record that a
+//! crash could take back; otherwise it follows `log_end`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::LogError;
+use crate::log::batch::{BatchHeader, set_base_offset};
+use crate::log::segment::{Segment, file_stem};
+
+/// When appended data is fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// Before acknowledging acks=all writes (group commit: one fsync covers every append
+    /// waiting for it).
+    Always,
+    /// At least every interval; acknowledged writes younger than that can be lost on a
+    /// machine crash (not on a process crash).
+    Interval(Duration),
+    /// Left to the operating system.
+    Os,
+}
+
+/// Per-partition settings (Kafka topic config names in the docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionConfig {
+    /// `segment.bytes`: roll to a new segment past this size (at most 1 GiB).
+    pub segment_bytes: u64,
+    /// `index.interval.bytes`: log bytes between offset index entries.
+    pub index_interval_bytes: u64,
+    /// `max.message.bytes`: largest batch accepted.
+    pub max_message_bytes: usize,
+    /// `flush` policy.
+    pub flush: FlushPolicy,
+}
+
+impl Default for PartitionConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 128 << 20,
+            index_interval_bytes: 4096,
+            max_message_bytes: 1_048_588,
+            flush: FlushPolicy::Always,
+        }
+    }
+}
+
+/// Largest segment: index entries address positions with 32 bits.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// The outcome of one append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The batch's `maxTimestamp`.
+    pub max_timestamp: i64,
+}
+
+/// Whole batches read from a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Concatenated batches; the first may start before the requested offset.
+    pub records: Vec<u8>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// What opening a partition found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Segments validated batch by batch because they lie past the recovery point.
+    pub segments_recovered: usize,
+    /// Bytes cut from torn or corrupt tails.
+    pub truncated_bytes: u64,
+}
+
+const RECOVERY_POINT_FILE: &str = "recovery-point";
+const LOG_START_FILE: &str = "log-start-offset";
+
+/// A partition's log on disk.
+#[derive(Debug)]
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: PartitionConfig,
+    /// Rolled segments by base offset; never written again.
+    sealed: BTreeMap<i64, Segment>,
+    /// The segment appends go to.
+    active: Segment,
+    log_start: i64,
+    log_end: i64,
+    high_watermark: i64,
+    /// Everything below this offset is fsynced.
+    flushed: i64,
+}
+
+fn read_offset_file(path: &Path) -> Result<Option<i64>, LogError> {
+    match fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| LogError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("{text:?} is not an offset"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LogError::io("read", path)(e)),
+    }
+}
+
+/// Writes `value` to `path` atomically: a temporary file, fsynced, renamed over it.
+fn write_offset_file(path: &Path, value: i64) -> Result<(), LogError> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, value.to_string()).map_err(LogError::io("write", &tmp))?;
+    fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(LogError::io("sync", &tmp))?;
+    fs::rename(&tmp, path).map_err(LogError::io("rename", path))
+}
+
+impl PartitionLog {
+    /// Opens the partition in `dir` (creating it if needed). Segments at or past the
+    /// recovery point are validated batch by batch and cut at the first torn or corrupt
+    /// batch; later segments after a cut are deleted.
+    pub fn open(dir: &Path, config: PartitionConfig) -> Result<(Self, OpenReport), LogError> {
+        if config.segment_bytes == 0 || config.segment_bytes > MAX_SEGMENT_BYTES {
+            return Err(LogError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "segment.bytes {} must be between 1 and {MAX_SEGMENT_BYTES}",
+                    config.segment_bytes
+                ),
+            });
+        }
+        fs::create_dir_all(dir).map_err(LogError::io("create partition dir", dir))?;
+        let recovery_point = read_offset_file(&dir.join(RECOVERY_POINT_FILE))?;
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir).map_err(LogError::io("list partition dir", dir))? {
+            let entry = entry.map_err(LogError::io("list partition dir", dir))?;
+            let name = entry.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
+                continue;
+            };
+            let base = stem.parse::<i64>().map_err(|_| LogError::Corrupt {
+                path: entry.path(),
+                reason: "segment file name is not an offset".into(),
+            })?;
+            bases.push(base);
+        }
+        bases.sort_unstable();
+
+        let mut report = OpenReport::default();
+        let mut segments = BTreeMap::new();
+        let mut cut = false;
+        for (i, &base) in bases.iter().enumerate() {
+            if cut {
+                // Everything after a torn segment is unreachable: drop it.
+                let (seg, _) = Segment::open(dir, base, config.index_interval_bytes, false)?;
+                seg.delete()?;
+                continue;
+            }
+            let next_base = bases.get(i + 1).copied();
+            let recover = match recovery_point {
+                None => true,
+                Some(rp) => next_base.is_none_or(|nb| nb > rp),
+            };
+            let (seg, rec) = Segment::open(dir, base, config.index_interval_bytes, recover)?;
+            if recover {
+                report.segments_recovered += 1;
+            }
+            if rec.truncated_bytes > 0 {
+                report.truncated_bytes += rec.truncated_bytes;
+                tracing::warn!(dir = %dir.display(), segment = %file_stem(base),
+                    bytes = rec.truncated_bytes, "truncated a torn or corrupt log tail");
+                // A later segment means this one was complete once; what follows a cut
+                // cannot be trusted to continue its offsets.
+                cut = next_base.is_some();
+            }
+            segments.insert(base, seg);
+        }
+        // Drop empty segments left behind by a crash right after a roll, except the first.
+        while segments.len() > 1 {
+            match segments.last_entry() {
+                Some(last) if last.get().is_empty() => last.remove().delete()?,
+                _ => break,
+            }
+        }
+        let stored_start = read_offset_file(&dir.join(LOG_START_FILE))?;
+        let active = match segments.pop_last() {
+            Some((_, seg)) => seg,
+            None => {
+                let start = stored_start.unwrap_or(0).max(0);
+                Segment::open(dir, start, config.index_interval_bytes, true)?.0
+            }
+        };
+        let first_base = segments
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(active.base_offset());
+        let log_end = active.next_offset();
+        let log_start = stored_start.unwrap_or(0).max(first_base).min(log_end);
+        // What recovery read may still sit only in the page cache of a crashed process.
+        active.sync_all()?;
+        let log = Self {
+            dir: dir.to_path_buf(),
+            config,
+            sealed: segments,
+            active,
+            log_start,
+            log_end,
+            high_watermark: log_end,
+            flushed: log_end,
+        };
+        write_offset_file(&log.dir.join(RECOVERY_POINT_FILE), log_end)?;
+        Ok((log, report))
+    }
+
+    /// Validates `batch`, assigns it the next offsets and appends it. Nothing is written when
+    /// the batch is invalid.
+    pub fn append(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let header = BatchHeader::parse(batch).map_err(LogError::InvalidBatch)?;
+        header.validate(batch).map_err(LogError::InvalidBatch)?;
+        if header.record_count == 0 {
+            return Err(LogError::InvalidBatch("the batch holds no records".into()));
+        }
+        if batch.len() > self.config.max_message_bytes {
+            return Err(LogError::BatchTooLarge {
+                size: batch.len(),
+                max: self.config.max_message_bytes,
+            });
+        }
+        if !self.active.is_empty()
+            && self.active.size() + batch.len() as u64 > self.config.segment_bytes
+        {
+            self.roll()?;
+        }
+        let base_offset = self.log_end;
+        set_base_offset(batch, base_offset);
+        let header = BatchHeader {
+            base_offset,
+            ..header
+        };
+        self.active.append(batch, &header)?;
+        self.log_end = header.last_offset() + 1;
+        if self.config.flush != FlushPolicy::Always {
+            self.high_watermark = self.log_end;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: header.last_offset(),
+            max_timestamp: header.max_timestamp,
+        })
+    }
+
+    /// Starts a new segment at `log_end`, after making the current one durable.
+    fn roll(&mut self) -> Result<(), LogError> {
+        self.active.sync_all()?;
+        let (next, _) = Segment::open(
+            &self.dir,
+            self.log_end,
+            self.config.index_interval_bytes,
+            true,
+        )?;
+        let old = std::mem::replace(&mut self.active, next);
+        self.sealed.insert(old.base_offset(), old);
+        Ok(())
+    }
+
+    /// Every segment in offset order.
+    fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.sealed.values().chain(std::iter::once(&self.active))
+    }
+
+    /// Fsyncs everything appended so far; afterwards the high watermark is `log_end`.
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        if self.flushed < self.log_end {
+            self.active.sync()?;
+            self.flushed = self.log_end;
+            write_offset_file(&self.dir.join(RECOVERY_POINT_FILE), self.flushed)?;
+        }
+        self.high_watermark = self.log_end;
+        Ok(())
+    }
+
+    /// Syncs data and indexes; call before dropping the log at shutdown.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.sync()?;
+        self.active.sync_all()
+    }
+
+    /// Reads whole batches starting with the one that contains `offset`, up to `max_bytes`
+    /// (at least one batch), never past the high watermark.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        if offset < self.log_start || offset > self.high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start,
+                log_end: self.high_watermark,
+            });
+        }
+        let mut records = Vec::new();
+        if offset < self.high_watermark {
+            // The first segment that reaches past `offset` holds it (or, after compaction,
+            // the next batch after it).
+            for seg in self.segments().filter(|s| s.next_offset() > offset) {
+                if let Some((pos, _)) = seg.position_of(offset)? {
+                    records = seg.read_from(pos, max_bytes, self.high_watermark)?;
+                    break;
+                }
+            }
+        }
+        Ok(ReadResult {
+            records,
+            high_watermark: self.high_watermark,
+            log_start_offset: self.log_start,
+        })
+    }
+
+    /// The first visible batch that may hold a record with timestamp `>= target` (the
+    /// caller finds the exact record inside it), or `None` when every record is older.
+    pub fn batch_for_timestamp(&self, target: i64) -> Result<Option<Vec<u8>>, LogError> {
+        for seg in self.segments() {
+            if seg.max_timestamp() < target {
+                continue;
+            }
+            if let Some((pos, header)) = seg.batch_for_timestamp(target)? {
+                if header.base_offset >= self.high_watermark {
+                    return Ok(None);
+                }
+                return seg.read_batch(pos, &header).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves the log start offset forward (DeleteRecords), deleting whole segments that fall
+    /// below it. Returns the new log start offset.
+    pub fn advance_log_start(&mut self, offset: i64) -> Result<i64, LogError> {
+        if offset > self.high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start,
+                log_end: self.high_watermark,
+            });
+        }
+        if offset <= self.log_start {
+            return Ok(self.log_start);
+        }
+        self.log_start = offset;
+        write_offset_file(&self.dir.join(LOG_START_FILE), offset)?;
+        while let Some(first) = self.sealed.first_entry() {
+            if first.get().next_offset() > offset {
+                break;
+            }
+            first.remove().delete()?;
+        }
+        Ok(self.log_start)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+
+    /// Everything below this offset is known to be on disk.
+    pub fn flushed_offset(&self) -> i64 {
+        self.flushed
+    }
+
+    pub fn config(&self) -> &PartitionConfig {
+        &self.config
+    }
+
+    /// Number of segments (for tests and metrics).
+    pub fn segment_count(&self) -> usize {
+        self.sealed.len() + 1
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments().map(Segment::size).sum()
+    }
+}

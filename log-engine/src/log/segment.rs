@@ -1,0 +1,343 @@
+//! One segment of a partition: `<base offset>.log` plus its `.index` and `.timeindex`.
+//!
+//! Batches are appended verbatim with positional writes; reads use `pread`, so readers never
+//! move a shared file cursor.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::LogError;
+use crate::log::batch::{BatchHeader, HEADER_SIZE};
+use crate::log::index::{OffsetIndex, TimeIndex};
+
+/// File name stem of a segment: the base offset, zero-padded to 20 digits like Kafka.
+pub(crate) fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// What recovering a segment found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recovery {
+    /// Bytes cut from the end because they did not form valid batches.
+    pub(crate) truncated_bytes: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    base_offset: i64,
+    log_path: PathBuf,
+    log: File,
+    size: u64,
+    /// Offset after the last batch (the base offset when empty).
+    next_offset: i64,
+    /// Largest batch `maxTimestamp`, or -1 when empty.
+    max_timestamp: i64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_index: u64,
+    index_interval: u64,
+}
+
+impl Segment {
+    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+        let stem = file_stem(base_offset);
+        (
+            dir.join(format!("{stem}.log")),
+            dir.join(format!("{stem}.index")),
+            dir.join(format!("{stem}.timeindex")),
+        )
+    }
+
+    /// Opens (creating if needed) the segment starting at `base_offset`. When `recover` is set
+    /// every batch is validated and the indexes rebuilt; otherwise the indexes are trusted if
+    /// consistent and only the tail after the last index entry is scanned.
+    pub(crate) fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: u64,
+        recover: bool,
+    ) -> Result<(Self, Recovery), LogError> {
+        let (log_path, index_path, time_path) = Self::paths(dir, base_offset);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)
+            .map_err(LogError::io("open segment", &log_path))?;
+        let size = log
+            .metadata()
+            .map_err(LogError::io("stat segment", &log_path))?
+            .len();
+        let mut seg = Self {
+            base_offset,
+            log_path,
+            log,
+            size,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_index: OffsetIndex::open(&index_path)?,
+            time_index: TimeIndex::open(&time_path)?,
+            bytes_since_index: 0,
+            index_interval,
+        };
+        let recovery = seg.scan(recover)?;
+        Ok((seg, recovery))
+    }
+
+    /// Walks the batches to find the end of the valid log, rebuilding the indexes as needed,
+    /// and truncates anything after it.
+    fn scan(&mut self, full: bool) -> Result<Recovery, LogError> {
+        let indexes_ok =
+            self.offset_index.is_consistent(self.size) && self.time_index.is_consistent();
+        let (mut pos, rebuild) = match self.offset_index.last() {
+            Some((_, p)) if !full && indexes_ok => (u64::from(p), false),
+            _ => (0, true),
+        };
+        if rebuild {
+            self.offset_index.clear()?;
+            self.time_index.clear()?;
+        }
+        self.bytes_since_index = 0;
+        let mut buf = Vec::new();
+        while pos < self.size {
+            let Some(header) = self.valid_batch_at(pos, &mut buf, rebuild || full)? else {
+                break;
+            };
+            if rebuild {
+                self.index_batch(&header, pos)?;
+            } else {
+                self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+            }
+            self.next_offset = header.last_offset() + 1;
+            pos += header.total_size() as u64;
+        }
+        if !rebuild {
+            // The trusted prefix's timestamps are known only through the time index.
+            self.max_timestamp = self.max_timestamp.max(self.time_index_max());
+        }
+        let truncated = self.size - pos;
+        if truncated > 0 {
+            self.truncate_at(pos)?;
+        }
+        Ok(Recovery {
+            truncated_bytes: truncated,
+        })
+    }
+
+    fn time_index_max(&self) -> i64 {
+        self.time_index.last_timestamp().unwrap_or(-1)
+    }
+
+    /// Reads and checks the batch at `pos`; `None` when it is torn, corrupt or out of order.
+    fn valid_batch_at(
+        &self,
+        pos: u64,
+        buf: &mut Vec<u8>,
+        check_crc: bool,
+    ) -> Result<Option<BatchHeader>, LogError> {
+        if self.size - pos < HEADER_SIZE as u64 {
+            return Ok(None);
+        }
+        let Ok(header) = self.header_at(pos) else {
+            return Ok(None);
+        };
+        let total = header.total_size() as u64;
+        if total < HEADER_SIZE as u64 || total > self.size - pos {
+            return Ok(None);
+        }
+        if header.base_offset < self.next_offset || header.base_offset < self.base_offset {
+            return Ok(None);
+        }
+        if check_crc {
+            buf.resize(total as usize, 0);
+            self.log
+                .read_exact_at(buf, pos)
+                .map_err(LogError::io("read segment", &self.log_path))?;
+            if header.validate(buf).is_err() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(header))
+    }
+
+    fn header_at(&self, pos: u64) -> Result<BatchHeader, LogError> {
+        let mut raw = [0u8; HEADER_SIZE];
+        self.log
+            .read_exact_at(&mut raw, pos)
+            .map_err(LogError::io("read segment", &self.log_path))?;
+        BatchHeader::parse(&raw).map_err(|reason| LogError::Corrupt {
+            path: self.log_path.clone(),
+            reason,
+        })
+    }
+
+    /// Adds index entries for a batch written at `pos`. A time index entry records the
+    /// largest timestamp of every batch up to and including this one.
+    fn index_batch(&mut self, header: &BatchHeader, pos: u64) -> Result<(), LogError> {
+        let rel = (header.base_offset - self.base_offset) as u32;
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+        if self.bytes_since_index >= self.index_interval {
+            self.offset_index.append(rel, pos as u32)?;
+            if self.max_timestamp > self.time_index_max() {
+                self.time_index.maybe_append(self.max_timestamp, rel)?;
+            }
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += header.total_size() as u64;
+        Ok(())
+    }
+
+    fn truncate_at(&mut self, pos: u64) -> Result<(), LogError> {
+        self.log
+            .set_len(pos)
+            .map_err(LogError::io("truncate segment", &self.log_path))?;
+        self.log
+            .sync_all()
+            .map_err(LogError::io("sync segment", &self.log_path))?;
+        self.size = pos;
+        self.offset_index.truncate_to_position(pos)?;
+        let next_rel = (self.next_offset - self.base_offset) as u64;
+        self.time_index.truncate_to_offset(next_rel)?;
+        Ok(())
+    }
+
+    /// Appends one validated batch whose base offset is already assigned.
+    pub(crate) fn append(&mut self, batch: &[u8], header: &BatchHeader) -> Result<(), LogError> {
+        let pos = self.size;
+        self.log
+            .write_all_at(batch, pos)
+            .map_err(LogError::io("write segment", &self.log_path))?;
+        self.size += batch.len() as u64;
+        self.index_batch(header, pos)?;
+        self.next_offset = header.last_offset() + 1;
+        Ok(())
+    }
+
+    /// Position of the first batch whose last offset is `>= offset`, if the segment has one.
+    pub(crate) fn position_of(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        if offset >= self.next_offset {
+            return Ok(None);
+        }
+        let rel = (offset - self.base_offset).max(0) as u32;
+        let mut pos = u64::from(self.offset_index.floor_position(rel));
+        while pos < self.size {
+            let header = self.header_at(pos)?;
+            if header.last_offset() >= offset {
+                return Ok(Some((pos, header)));
+            }
+            pos += header.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Reads whole batches from `pos`: at least the first one (even if larger than
+    /// `max_bytes`, so a big batch never blocks a consumer), then more while they fit and
+    /// start before `upto_offset`.
+    pub(crate) fn read_from(
+        &self,
+        pos: u64,
+        max_bytes: usize,
+        upto_offset: i64,
+    ) -> Result<Vec<u8>, LogError> {
+        let mut end = pos;
+        while end < self.size {
+            let header = self.header_at(end)?;
+            if header.base_offset >= upto_offset {
+                break;
+            }
+            let next = end + header.total_size() as u64;
+            if end > pos && (next - pos) as usize > max_bytes {
+                break;
+            }
+            end = next;
+        }
+        let mut out = vec![0u8; (end - pos) as usize];
+        self.log
+            .read_exact_at(&mut out, pos)
+            .map_err(LogError::io("read segment", &self.log_path))?;
+        Ok(out)
+    }
+
+    /// The first batch that may hold a record with timestamp `>= target`, as
+    /// `(position, header)`.
+    pub(crate) fn batch_for_timestamp(
+        &self,
+        target: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        if self.max_timestamp < target {
+            return Ok(None);
+        }
+        let rel = self.time_index.scan_start(target);
+        let mut pos = u64::from(self.offset_index.floor_position(rel));
+        while pos < self.size {
+            let header = self.header_at(pos)?;
+            if header.max_timestamp >= target {
+                return Ok(Some((pos, header)));
+            }
+            pos += header.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Reads the single batch at `pos`.
+    pub(crate) fn read_batch(&self, pos: u64, header: &BatchHeader) -> Result<Vec<u8>, LogError> {
+        let mut out = vec![0u8; header.total_size()];
+        self.log
+            .read_exact_at(&mut out, pos)
+            .map_err(LogError::io("read segment", &self.log_path))?;
+        Ok(out)
+    }
+
+    /// Makes written data durable (data only; the size is covered by `fdatasync`).
+    pub(crate) fn sync(&self) -> Result<(), LogError> {
+        self.log
+            .sync_data()
+            .map_err(LogError::io("sync segment", &self.log_path))
+    }
+
+    /// Syncs the log and both indexes (at roll and close).
+    pub(crate) fn sync_all(&self) -> Result<(), LogError> {
+        self.sync()?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// Removes the segment's files.
+    pub(crate) fn delete(self) -> Result<(), LogError> {
+        let (log, index, time) = Self::paths(
+            self.log_path.parent().unwrap_or(Path::new(".")),
+            self.base_offset,
+        );
+        drop(self.log);
+        for path in [log, index, time] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io("delete segment", &path)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub(crate) fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+}
