@@ -40,3 +40,24 @@ impl LogError {
         move |source| LogError::Io { op, path, source }
     }
 }
+
+/// What went wrong starting or running the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// Storage failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another broker process uses the data directory.
+    #[error("data directory {0} is in use by another broker (lock file .lock is held)")]
+    DataDirLocked(PathBuf),
+    /// The metadata files could not be read or written.
+    #[error("broker metadata {path}: {reason}")]
+    Metadata { path: PathBuf, reason: String },
+}

@@ -164,6 +164,20 @@ pub fn set_base_offset(bytes: &mut [u8], base_offset: i64) {
     bytes[..8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
+/// Marks the batch as LogAppendTime with `timestamp_ms` as its max timestamp and recomputes
+/// the CRC (what Kafka does for `message.timestamp.type=LogAppendTime`). The batch must be
+/// at least a header long (callers validate first).
+pub fn set_log_append_time(bytes: &mut [u8], timestamp_ms: i64) {
+    if bytes.len() < HEADER_SIZE {
+        return;
+    }
+    let attributes = i16::from_be_bytes([bytes[21], bytes[22]]) | ATTR_TIMESTAMP_TYPE;
+    bytes[21..23].copy_from_slice(&attributes.to_be_bytes());
+    bytes[35..43].copy_from_slice(&timestamp_ms.to_be_bytes());
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Builds real, uncompressed v2 batches for tests.
@@ -249,6 +263,17 @@ mod tests {
         let h = BatchHeader::parse(&bytes).expect("parse");
         assert_eq!(h.base_offset, 42);
         h.validate(&bytes).expect("still valid");
+    }
+
+    #[test]
+    fn log_append_time_keeps_the_batch_valid() {
+        let mut bytes = batch(&[(Some(b"k"), Some(b"v"))], 5);
+        set_log_append_time(&mut bytes, 99);
+        let h = BatchHeader::parse(&bytes).expect("parse");
+        h.validate(&bytes)
+            .expect("valid after the CRC is recomputed");
+        assert!(h.log_append_time());
+        assert_eq!((h.base_timestamp, h.max_timestamp), (5, 99));
     }
 
     #[test]

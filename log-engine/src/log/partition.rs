@@ -294,7 +294,20 @@ impl PartitionLog {
     /// Syncs data and indexes; call before dropping the log at shutdown.
     pub fn close(mut self) -> Result<(), LogError> {
         self.sync()?;
+        self.sync_all()
+    }
+
+    /// Syncs the active segment's data and indexes.
+    pub fn sync_all(&self) -> Result<(), LogError> {
         self.active.sync_all()
+    }
+
+    /// The largest batch timestamp of the partition, or -1 when empty.
+    pub fn max_timestamp(&self) -> i64 {
+        self.segments()
+            .map(Segment::max_timestamp)
+            .max()
+            .unwrap_or(-1)
     }
 
     /// Reads whole batches starting with the one that contains `offset`, up to `max_bytes`

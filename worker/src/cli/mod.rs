@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod broker;
 mod plugins;
 
 /// Culvert: a Kafka-Connect-compatible integration worker with WebAssembly connectors.
@@ -32,11 +33,11 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// The Kafka-compatible broker alone.
+    /// The Kafka-compatible broker alone (127.0.0.1:9092, ./data unless configured).
     Broker {
-        /// Broker config file (TOML, JSON or YAML).
+        /// Broker config file (TOML, JSON or YAML) with Kafka key names.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Make a cluster's connectors match a directory of JSON configs.
     Apply {
@@ -74,7 +75,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             not_available("standalone", "the embedded broker and the worker")
         }
         Command::Worker { .. } => not_available("worker", "distributed mode"),
-        Command::Broker { .. } => not_available("broker", "the log-engine broker"),
+        Command::Broker { config } => broker::run(config.as_deref()).await,
         Command::Apply { .. } => not_available("apply", "the REST API that apply drives"),
     }
 }

@@ -1,4 +1,5 @@
 //! Integration tests of the `culvert` crate, gathered in one binary so CI links once.
 
+mod broker;
 mod cli;
 mod datagen;

@@ -1,0 +1,171 @@
+//! Kafka API dispatch: one file per API. This module checks the frame header, the API key
+//! and version against what the broker advertises, decodes the request, calls its handler
+//! and encodes the response.
+
+mod api_versions;
+mod create_topics;
+mod delete_topics;
+mod describe_configs;
+mod fetch;
+mod find_coordinator;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use crate::broker::Broker;
+
+/// What the connection writes back for one request.
+pub(crate) enum Reply {
+    /// An encoded response frame.
+    Ready(Bytes),
+    /// A response that needs waiting (fsync, long poll); `None` means no response.
+    Deferred(Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>),
+    /// No response at all (produce with acks=0).
+    None,
+}
+
+/// The APIs and versions the broker advertises and serves: `(key, min, max)`.
+pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DescribeConfigs, 1, 4),
+];
+
+fn supported(key: ApiKey, version: i16) -> bool {
+    SUPPORTED
+        .iter()
+        .any(|&(k, min, max)| k == key && (min..=max).contains(&version))
+}
+
+/// A decoded request header plus what the handler needs to answer.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) api_key: ApiKey,
+    pub(crate) version: i16,
+    pub(crate) correlation_id: i32,
+}
+
+impl Ctx {
+    /// Encodes `body` as this request's response frame (size prefix, header, body).
+    pub(crate) fn respond<R: Encodable>(&self, body: &R) -> Result<Bytes, String> {
+        encode_frame(self.api_key, self.version, self.correlation_id, body)
+    }
+
+    /// Like [`Ctx::respond`], for replies built after the first phase; encoding failures
+    /// are logged and the connection gets no response for this request.
+    pub(crate) fn respond_or_log<R: Encodable>(&self, body: &R) -> Option<Bytes> {
+        match self.respond(body) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::error!(api = ?self.api_key, version = self.version, error = %e,
+                    "cannot encode response");
+                None
+            }
+        }
+    }
+}
+
+fn encode_frame<R: Encodable>(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Result<Bytes, String> {
+    let mut buf = BytesMut::with_capacity(128);
+    buf.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, api_key.response_header_version(version))
+        .map_err(|e| format!("encoding the response header: {e}"))?;
+    body.encode(&mut buf, version)
+        .map_err(|e| format!("encoding the {api_key:?} v{version} response: {e}"))?;
+    let size =
+        i32::try_from(buf.len() - 4).map_err(|_| "response larger than 2 GiB".to_string())?;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf.freeze())
+}
+
+fn decode<T: Decodable>(ctx: &Ctx, buf: &mut Bytes) -> Result<T, String> {
+    T::decode(buf, ctx.version)
+        .map_err(|e| format!("malformed {:?} v{} request: {e}", ctx.api_key, ctx.version))
+}
+
+/// Handles one request frame. `Err` means the connection must be closed (unknown API,
+/// unsupported version, undecodable request), with the reason to log.
+pub(crate) async fn handle(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, String> {
+    if frame.len() < 8 {
+        return Err(format!(
+            "request of {} bytes is shorter than a header",
+            frame.len()
+        ));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let api_key = ApiKey::try_from(raw_key).map_err(|_| format!("unknown API key {raw_key}"))?;
+    if api_key == ApiKey::ApiVersions && !supported(api_key, version) {
+        // KIP-511: answer in v0 format with UNSUPPORTED_VERSION so the client downgrades.
+        return api_versions::unsupported_version(correlation_id).map(Reply::Ready);
+    }
+    if !supported(api_key, version) {
+        return Err(format!("{api_key:?} v{version} is not supported"));
+    }
+    let mut buf = frame;
+    RequestHeader::decode(&mut buf, api_key.request_header_version(version))
+        .map_err(|e| format!("malformed request header: {e}"))?;
+    let ctx = Ctx {
+        api_key,
+        version,
+        correlation_id,
+    };
+    let reply = match api_key {
+        ApiKey::ApiVersions => Reply::Ready(api_versions::handle(&ctx, decode(&ctx, &mut buf)?)?),
+        ApiKey::Metadata => Reply::Ready(metadata::handle(broker, &ctx, decode(&ctx, &mut buf)?)?),
+        ApiKey::Produce => produce::handle(broker, &ctx, decode(&ctx, &mut buf)?)?,
+        ApiKey::Fetch => fetch::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::ListOffsets => {
+            Reply::Ready(list_offsets::handle(broker, &ctx, decode(&ctx, &mut buf)?)?)
+        }
+        ApiKey::CreateTopics => Reply::Ready(create_topics::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::DeleteTopics => Reply::Ready(delete_topics::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::FindCoordinator => Reply::Ready(find_coordinator::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::DescribeConfigs => Reply::Ready(describe_configs::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        other => return Err(format!("{other:?} is advertised but has no handler")),
+    };
+    Ok(reply)
+}
+
+/// Builds a `StrBytes` from an owned string.
+pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

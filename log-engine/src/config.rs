@@ -1,0 +1,229 @@
+//! Broker configuration: where it listens, where it stores, and topic defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::log::FlushPolicy;
+
+/// Settings of one broker. Field docs give the Kafka name where one exists.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`.
+    pub node_id: i32,
+    /// Address the listener binds (`listeners`), default 127.0.0.1:9092.
+    pub listener: SocketAddr,
+    /// Host and port clients are told to connect to (`advertised.listeners`); defaults to
+    /// the bound address.
+    pub advertised: Option<(String, u16)>,
+    /// `log.dirs`: where topics and metadata live.
+    pub data_dir: PathBuf,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1.
+    pub default_partitions: i32,
+    /// `log.segment.bytes` default for topics.
+    pub segment_bytes: u64,
+    /// Default durability policy for topics without their own `flush.*` settings.
+    pub default_flush: FlushPolicy,
+    /// `socket.request.max.bytes`: largest request frame accepted.
+    pub max_request_bytes: usize,
+    /// `message.max.bytes`: default `max.message.bytes` of topics.
+    pub max_message_bytes: usize,
+    /// How often partitions under `FlushPolicy::Interval` are checked.
+    pub flush_check_interval: Duration,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised: None,
+            data_dir: PathBuf::from("./data"),
+            auto_create_topics: true,
+            default_partitions: 1,
+            segment_bytes: 128 << 20,
+            default_flush: FlushPolicy::Always,
+            max_request_bytes: 100 << 20,
+            max_message_bytes: 1_048_588,
+            flush_check_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Builds a configuration from Kafka-style keys (`node.id`, `listeners`,
+    /// `advertised.listeners`, `log.dirs`, `auto.create.topics.enable`, `num.partitions`,
+    /// `log.segment.bytes`, `log.flush.policy`, `log.flush.interval.ms`, `message.max.bytes`,
+    /// `socket.request.max.bytes`). Returns the config and the keys it did not know.
+    pub fn from_properties(
+        props: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(Self, Vec<String>), String> {
+        let mut c = Self::default();
+        let mut unknown = Vec::new();
+        let mut flush_policy = None;
+        let mut flush_ms = 1000u64;
+        for (key, value) in props {
+            let v = value.trim();
+            let num = |what: &str| -> Result<i64, String> {
+                v.parse::<i64>()
+                    .map_err(|_| format!("{key} = {v:?} is not {what}"))
+            };
+            match key.as_str() {
+                "node.id" | "broker.id" => {
+                    c.node_id = i32::try_from(num("an integer")?)
+                        .map_err(|_| format!("{key} = {v} is out of range"))?;
+                }
+                "listeners" => c.listener = parse_listener(key, v)?,
+                "advertised.listeners" => {
+                    let addr = strip_scheme(v);
+                    let (host, port) = addr
+                        .rsplit_once(':')
+                        .ok_or_else(|| format!("{key} = {v:?} is not host:port"))?;
+                    let port = port
+                        .parse::<u16>()
+                        .map_err(|_| format!("{key} = {v:?} has an invalid port"))?;
+                    c.advertised = Some((host.trim_matches(['[', ']']).to_string(), port));
+                }
+                "log.dirs" | "log.dir" | "data.dir" => {
+                    let first = v.split(',').next().unwrap_or(v).trim();
+                    if first.is_empty() {
+                        return Err(format!("{key} is empty"));
+                    }
+                    c.data_dir = PathBuf::from(first);
+                }
+                "auto.create.topics.enable" => {
+                    c.auto_create_topics = match v.to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(format!("{key} = {v:?} is not true or false")),
+                    };
+                }
+                "num.partitions" => {
+                    c.default_partitions = i32::try_from(num("an integer")?)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("{key} = {v} must be a positive integer"))?;
+                }
+                "log.segment.bytes" => {
+                    c.segment_bytes = u64::try_from(num("a size in bytes")?)
+                        .ok()
+                        .filter(|n| *n >= 14 && *n <= crate::log::MAX_SEGMENT_BYTES)
+                        .ok_or_else(|| {
+                            format!(
+                                "{key} = {v} must be between 14 and {}",
+                                crate::log::MAX_SEGMENT_BYTES
+                            )
+                        })?;
+                }
+                "log.flush.policy" => flush_policy = Some(v.to_string()),
+                "log.flush.interval.ms" => {
+                    flush_ms = u64::try_from(num("milliseconds")?)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("{key} = {v} must be positive"))?;
+                }
+                "message.max.bytes" => {
+                    c.max_message_bytes = usize::try_from(num("a size in bytes")?)
+                        .map_err(|_| format!("{key} = {v} must not be negative"))?;
+                }
+                "socket.request.max.bytes" => {
+                    c.max_request_bytes = usize::try_from(num("a size in bytes")?)
+                        .ok()
+                        .filter(|n| *n >= 1024)
+                        .ok_or_else(|| format!("{key} = {v} must be at least 1024"))?;
+                }
+                _ => unknown.push(key.clone()),
+            }
+        }
+        if let Some(policy) = flush_policy {
+            c.default_flush = match policy.as_str() {
+                "always" => FlushPolicy::Always,
+                "interval" => FlushPolicy::Interval(Duration::from_millis(flush_ms)),
+                "os" => FlushPolicy::Os,
+                other => {
+                    return Err(format!(
+                        "log.flush.policy = {other:?} must be always, interval or os"
+                    ));
+                }
+            };
+        }
+        Ok((c, unknown))
+    }
+}
+
+fn strip_scheme(v: &str) -> &str {
+    v.split(',')
+        .next()
+        .unwrap_or(v)
+        .trim()
+        .rsplit_once("://")
+        .map_or(v.trim(), |(_, rest)| rest)
+}
+
+fn parse_listener(key: &str, v: &str) -> Result<SocketAddr, String> {
+    let addr = strip_scheme(v);
+    let addr = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    let addr = addr.replacen("localhost:", "127.0.0.1:", 1);
+    addr.parse::<SocketAddr>()
+        .map_err(|_| format!("{key} = {v:?} is not an ip:port listener (e.g. 127.0.0.1:9092)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn kafka_keys_are_understood() {
+        let (c, unknown) = BrokerConfig::from_properties(&props(&[
+            ("node.id", "3"),
+            ("listeners", "PLAINTEXT://127.0.0.1:19092"),
+            ("advertised.listeners", "PLAINTEXT://broker.local:19092"),
+            ("log.dirs", "/tmp/a,/tmp/b"),
+            ("num.partitions", "4"),
+            ("log.flush.policy", "interval"),
+            ("log.flush.interval.ms", "200"),
+            ("zookeeper.connect", "nowhere:2181"),
+        ]))
+        .expect("valid");
+        assert_eq!(c.node_id, 3);
+        assert_eq!(c.listener, "127.0.0.1:19092".parse().expect("addr"));
+        assert_eq!(c.advertised, Some(("broker.local".into(), 19092)));
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(c.default_partitions, 4);
+        assert_eq!(
+            c.default_flush,
+            FlushPolicy::Interval(Duration::from_millis(200))
+        );
+        assert_eq!(unknown, ["zookeeper.connect"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (k, v) in [
+            ("node.id", "one"),
+            ("listeners", "nowhere"),
+            ("num.partitions", "0"),
+            ("auto.create.topics.enable", "yes"),
+            ("log.flush.policy", "sometimes"),
+            ("log.segment.bytes", "5"),
+        ] {
+            let err = BrokerConfig::from_properties(&props(&[(k, v)])).expect_err("invalid");
+            assert!(err.contains(k), "{k}: {err}");
+        }
+    }
+}

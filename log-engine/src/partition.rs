@@ -1,0 +1,145 @@
+//! A partition shared by request handlers: its log behind a lock, group-committed fsyncs,
+//! and wake-ups for long-polling fetches.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::error::LogError;
+use crate::log::{AppendInfo, FlushPolicy, PartitionLog, ReadResult};
+
+/// One partition of a topic.
+#[derive(Debug)]
+pub struct Partition {
+    topic: String,
+    index: i32,
+    log: Mutex<PartitionLog>,
+    /// One fsync at a time; appends that arrive meanwhile are covered by the next one.
+    flush_gate: tokio::sync::Mutex<()>,
+    /// Everything below this offset is fsynced.
+    durable_end: AtomicI64,
+    /// When the oldest unsynced append happened (for `FlushPolicy::Interval`).
+    dirty_since: Mutex<Option<Instant>>,
+    /// Woken whenever records become visible to consumers (shared by the broker).
+    data_ready: Arc<Notify>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the log half-written (appends validate
+    // before writing), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Partition {
+    pub(crate) fn new(topic: &str, index: i32, log: PartitionLog, data_ready: Arc<Notify>) -> Self {
+        let durable = log.flushed_offset();
+        Self {
+            topic: topic.to_string(),
+            index,
+            log: Mutex::new(log),
+            flush_gate: tokio::sync::Mutex::new(()),
+            durable_end: AtomicI64::new(durable),
+            dirty_since: Mutex::new(None),
+            data_ready,
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn index(&self) -> i32 {
+        self.index
+    }
+
+    /// Appends one batch (its base offset is assigned here).
+    pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let mut log = lock(&self.log);
+        let info = log.append(batch)?;
+        let policy = log.config().flush;
+        drop(log);
+        if policy != FlushPolicy::Always {
+            self.data_ready.notify_waiters();
+        }
+        lock(&self.dirty_since).get_or_insert_with(Instant::now);
+        Ok(info)
+    }
+
+    /// The flush policy of the partition.
+    pub fn flush_policy(&self) -> FlushPolicy {
+        lock(&self.log).config().flush
+    }
+
+    /// Waits until every record up to `offset` is fsynced, fsyncing if nobody else is.
+    /// Concurrent callers share one fsync (group commit).
+    pub async fn wait_durable(self: &Arc<Self>, offset: i64) -> Result<(), LogError> {
+        if self.durable_end.load(Ordering::Acquire) > offset {
+            return Ok(());
+        }
+        let _gate = self.flush_gate.lock().await;
+        if self.durable_end.load(Ordering::Acquire) > offset {
+            return Ok(());
+        }
+        self.sync().await
+    }
+
+    /// Fsyncs everything appended so far and publishes it to consumers.
+    pub async fn sync(self: &Arc<Self>) -> Result<(), LogError> {
+        let this = Arc::clone(self);
+        let durable = tokio::task::spawn_blocking(move || {
+            let mut log = lock(&this.log);
+            // Taken under the log lock: no append can slip between the sync and the reset.
+            *lock(&this.dirty_since) = None;
+            log.sync().map(|()| log.flushed_offset())
+        })
+        .await
+        .map_err(|e| LogError::Io {
+            op: "fsync task",
+            path: self.topic.clone().into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+        self.durable_end.fetch_max(durable, Ordering::AcqRel);
+        self.data_ready.notify_waiters();
+        Ok(())
+    }
+
+    /// Whether unsynced data is older than `interval` (for the interval flusher).
+    pub(crate) fn dirty_for(&self, now: Instant) -> Option<std::time::Duration> {
+        lock(&self.dirty_since).map(|since| now.duration_since(since))
+    }
+
+    /// Reads whole batches from `offset`.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        lock(&self.log).read(offset, max_bytes)
+    }
+
+    /// `(log start, high watermark)`.
+    pub fn offsets(&self) -> (i64, i64) {
+        let log = lock(&self.log);
+        (log.log_start_offset(), log.high_watermark())
+    }
+
+    /// The first visible batch that may hold a record with timestamp `>= target`.
+    pub fn batch_for_timestamp(&self, target: i64) -> Result<Option<Vec<u8>>, LogError> {
+        lock(&self.log).batch_for_timestamp(target)
+    }
+
+    /// The largest timestamp in the partition, or -1.
+    pub fn max_timestamp(&self) -> i64 {
+        lock(&self.log).max_timestamp()
+    }
+
+    /// DeleteRecords: moves the log start offset.
+    pub fn advance_log_start(&self, offset: i64) -> Result<i64, LogError> {
+        lock(&self.log).advance_log_start(offset)
+    }
+
+    /// Syncs and closes the log (at shutdown). Safe to call once.
+    pub(crate) fn close_blocking(&self) -> Result<(), LogError> {
+        let mut log = lock(&self.log);
+        log.sync()?;
+        log.sync_all()
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the broker with real Kafka clients (librdkafka through `rdkafka`)
+//! and raw protocol frames, gathered in one binary so the build links once.
+
+mod admin;
+mod kcat;
+mod produce_consume;
+mod protocol;
+mod support;
