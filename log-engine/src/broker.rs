@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use kafka_protocol::ResponseError;
 use tokio::sync::Notify;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, LogError};
+use crate::group::GroupCoordinator;
 use crate::log::PartitionLog;
 use crate::partition::Partition;
 use crate::topic::{Topic, TopicRecord, TopicsFile, validate_name};
@@ -45,6 +46,8 @@ pub struct Broker {
     meta_lock: Mutex<()>,
     /// Woken when records become visible in any partition (long-polling fetches wait on it).
     data_ready: Arc<Notify>,
+    /// The group coordinator, set once at start (it lives in a topic of this broker).
+    groups: OnceLock<GroupCoordinator>,
     /// Held for the broker's lifetime: one broker per data directory.
     _dir_lock: File,
 }
@@ -130,8 +133,21 @@ impl Broker {
             topics: RwLock::new(topics),
             meta_lock: Mutex::new(()),
             data_ready,
+            groups: OnceLock::new(),
             _dir_lock: lock_file,
         })
+    }
+
+    /// Starts the group coordinator (replaying `__consumer_offsets`).
+    pub(crate) fn start_groups(&self) -> Result<(), BrokerError> {
+        let coordinator = GroupCoordinator::open(self)?;
+        let _ = self.groups.set(coordinator);
+        Ok(())
+    }
+
+    /// The group coordinator; `None` only while the broker is starting.
+    pub(crate) fn groups(&self) -> Option<&GroupCoordinator> {
+        self.groups.get()
     }
 
     pub fn config(&self) -> &BrokerConfig {

@@ -32,6 +32,13 @@ pub struct BrokerConfig {
     pub max_message_bytes: usize,
     /// How often partitions under `FlushPolicy::Interval` are checked.
     pub flush_check_interval: Duration,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout: Duration,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout: Duration,
+    /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members
+    /// before its first generation (Kafka: 3 s; here 0 by default, fast for embedded use).
+    pub group_initial_rebalance_delay: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -48,6 +55,9 @@ impl Default for BrokerConfig {
             max_request_bytes: 100 << 20,
             max_message_bytes: 1_048_588,
             flush_check_interval: Duration::from_millis(50),
+            group_min_session_timeout: Duration::from_millis(6000),
+            group_max_session_timeout: Duration::from_millis(1_800_000),
+            group_initial_rebalance_delay: Duration::ZERO,
         }
     }
 }
@@ -133,6 +143,18 @@ impl BrokerConfig {
                         .ok()
                         .filter(|n| *n >= 1024)
                         .ok_or_else(|| format!("{key} = {v} must be at least 1024"))?;
+                }
+                "group.min.session.timeout.ms"
+                | "group.max.session.timeout.ms"
+                | "group.initial.rebalance.delay.ms" => {
+                    let ms = u64::try_from(num("milliseconds")?)
+                        .map_err(|_| format!("{key} = {v} must not be negative"))?;
+                    let d = Duration::from_millis(ms);
+                    match key.as_str() {
+                        "group.min.session.timeout.ms" => c.group_min_session_timeout = d,
+                        "group.max.session.timeout.ms" => c.group_max_session_timeout = d,
+                        _ => c.group_initial_rebalance_delay = d,
+                    }
                 }
                 _ => unknown.push(key.clone()),
             }

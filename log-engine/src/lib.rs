@@ -11,6 +11,7 @@ mod api;
 pub mod broker;
 pub mod config;
 pub mod error;
+mod group;
 pub mod log;
 pub mod partition;
 mod server;

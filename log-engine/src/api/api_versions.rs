@@ -12,19 +12,21 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use super::{Ctx, SUPPORTED, encode_frame};
 
 fn response(error_code: i16) -> ApiVersionsResponse {
+    let mut keys: Vec<ApiVersion> = SUPPORTED
+        .iter()
+        .map(|&(key, min, max)| {
+            ApiVersion::default()
+                .with_api_key(key as i16)
+                .with_min_version(min)
+                .with_max_version(max)
+        })
+        .collect();
+    // Sorted by key, as Kafka sends it: librdkafka binary-searches this list, and
+    // version 2.0.2 (Debian's kcat) does so without sorting it first.
+    keys.sort_by_key(|k| k.api_key);
     ApiVersionsResponse::default()
         .with_error_code(error_code)
-        .with_api_keys(
-            SUPPORTED
-                .iter()
-                .map(|&(key, min, max)| {
-                    ApiVersion::default()
-                        .with_api_key(key as i16)
-                        .with_min_version(min)
-                        .with_max_version(max)
-                })
-                .collect(),
-        )
+        .with_api_keys(keys)
         .with_throttle_time_ms(0)
         .with_finalized_features_epoch(-1)
 }

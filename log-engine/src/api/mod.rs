@@ -4,13 +4,23 @@
 
 mod api_versions;
 mod create_topics;
+mod delete_groups;
 mod delete_topics;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
 mod find_coordinator;
+mod heartbeat;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,11 +48,21 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 fn supported(key: ApiKey, version: i16) -> bool {
@@ -57,6 +77,10 @@ pub(crate) struct Ctx {
     pub(crate) api_key: ApiKey,
     pub(crate) version: i16,
     pub(crate) correlation_id: i32,
+    /// The request header's client id (empty when absent).
+    pub(crate) client_id: String,
+    /// The peer address, as Kafka shows it (`/127.0.0.1`).
+    pub(crate) client_host: String,
 }
 
 impl Ctx {
@@ -106,7 +130,11 @@ fn decode<T: Decodable>(ctx: &Ctx, buf: &mut Bytes) -> Result<T, String> {
 
 /// Handles one request frame. `Err` means the connection must be closed (unknown API,
 /// unsupported version, undecodable request), with the reason to log.
-pub(crate) async fn handle(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, String> {
+pub(crate) async fn handle(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: std::net::SocketAddr,
+) -> Result<Reply, String> {
     if frame.len() < 8 {
         return Err(format!(
             "request of {} bytes is shorter than a header",
@@ -125,12 +153,14 @@ pub(crate) async fn handle(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, 
         return Err(format!("{api_key:?} v{version} is not supported"));
     }
     let mut buf = frame;
-    RequestHeader::decode(&mut buf, api_key.request_header_version(version))
+    let header = RequestHeader::decode(&mut buf, api_key.request_header_version(version))
         .map_err(|e| format!("malformed request header: {e}"))?;
     let ctx = Ctx {
         api_key,
         version,
         correlation_id,
+        client_id: header.client_id.map(|c| c.to_string()).unwrap_or_default(),
+        client_host: format!("/{}", peer.ip()),
     };
     let reply = match api_key {
         ApiKey::ApiVersions => Reply::Ready(api_versions::handle(&ctx, decode(&ctx, &mut buf)?)?),
@@ -160,6 +190,16 @@ pub(crate) async fn handle(broker: &Arc<Broker>, frame: Bytes) -> Result<Reply, 
             &ctx,
             decode(&ctx, &mut buf)?,
         )?),
+        ApiKey::JoinGroup => join_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::SyncGroup => sync_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::Heartbeat => heartbeat::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::LeaveGroup => leave_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::OffsetCommit => offset_commit::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::OffsetFetch => offset_fetch::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::DescribeGroups => describe_groups::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::ListGroups => list_groups::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::DeleteGroups => delete_groups::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::OffsetDelete => offset_delete::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         other => return Err(format!("{other:?} is advertised but has no handler")),
     };
     Ok(reply)

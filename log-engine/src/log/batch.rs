@@ -178,66 +178,83 @@ pub fn set_log_append_time(bytes: &mut [u8], timestamp_ms: i64) {
     bytes[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// A record's key and value; `None` is null.
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    loop {
+        let byte = (z & 0x7f) as u8;
+        z >>= 7;
+        if z == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Encodes one uncompressed v2 batch (no producer id, base offset 0) holding `records`,
+/// stamped `timestamp_ms`; used for the broker's own internal records.
+pub fn encode_batch(records: &[KeyValue<'_>], timestamp_ms: i64) -> Vec<u8> {
+    encode_batch_with_timestamps(records, timestamp_ms, 0)
+}
+
+/// Like [`encode_batch`], with record i stamped `base_timestamp + i * step`.
+pub(crate) fn encode_batch_with_timestamps(
+    records: &[KeyValue<'_>],
+    base_timestamp: i64,
+    step: i64,
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, (key, value)) in records.iter().enumerate() {
+        let mut rec = vec![0u8]; // attributes
+        put_varint(&mut rec, i as i64 * step); // timestamp delta
+        put_varint(&mut rec, i as i64); // offset delta
+        for field in [key, value] {
+            match field {
+                Some(b) => {
+                    put_varint(&mut rec, b.len() as i64);
+                    rec.extend_from_slice(b);
+                }
+                None => put_varint(&mut rec, -1),
+            }
+        }
+        put_varint(&mut rec, 0); // headers
+        put_varint(&mut body, rec.len() as i64);
+        body.extend_from_slice(&rec);
+    }
+    let n = records.len() as i32;
+    let mut after_crc = Vec::with_capacity(40 + body.len());
+    after_crc.extend_from_slice(&0i16.to_be_bytes()); // attributes
+    after_crc.extend_from_slice(&(n - 1).max(0).to_be_bytes()); // last offset delta
+    after_crc.extend_from_slice(&base_timestamp.to_be_bytes());
+    after_crc.extend_from_slice(&(base_timestamp + i64::from(n - 1).max(0) * step).to_be_bytes());
+    after_crc.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
+    after_crc.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
+    after_crc.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    after_crc.extend_from_slice(&n.to_be_bytes());
+    after_crc.extend_from_slice(&body);
+    let crc = crc32c::crc32c(&after_crc);
+    let mut out = Vec::with_capacity(21 + after_crc.len());
+    out.extend_from_slice(&0i64.to_be_bytes());
+    out.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes());
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    out.push(MAGIC_V2 as u8);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out.extend_from_slice(&after_crc);
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Builds real, uncompressed v2 batches for tests.
 
-    fn varint(out: &mut Vec<u8>, v: i64) {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
-        loop {
-            let byte = (z & 0x7f) as u8;
-            z >>= 7;
-            if z == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
-    }
+    use super::KeyValue;
 
-    /// A record's key and value; `None` is null.
-    pub(crate) type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
-
-    /// One uncompressed batch with the given `(key, value)` records at `base_timestamp` + i.
+    /// One uncompressed batch with the given records at `base_timestamp` + i.
     pub(crate) fn batch(records: &[KeyValue<'_>], base_timestamp: i64) -> Vec<u8> {
-        let mut body = Vec::new();
-        for (i, (key, value)) in records.iter().enumerate() {
-            let mut rec = vec![0u8]; // attributes
-            varint(&mut rec, i as i64); // timestamp delta
-            varint(&mut rec, i as i64); // offset delta
-            for field in [key, value] {
-                match field {
-                    Some(b) => {
-                        varint(&mut rec, b.len() as i64);
-                        rec.extend_from_slice(b);
-                    }
-                    None => varint(&mut rec, -1),
-                }
-            }
-            varint(&mut rec, 0); // headers
-            varint(&mut body, rec.len() as i64);
-            body.extend_from_slice(&rec);
-        }
-        let n = records.len() as i32;
-        let mut after_crc = Vec::new();
-        after_crc.extend_from_slice(&0i16.to_be_bytes()); // attributes
-        after_crc.extend_from_slice(&(n - 1).to_be_bytes()); // last offset delta
-        after_crc.extend_from_slice(&base_timestamp.to_be_bytes());
-        after_crc.extend_from_slice(&(base_timestamp + i64::from(n) - 1).to_be_bytes());
-        after_crc.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
-        after_crc.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
-        after_crc.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
-        after_crc.extend_from_slice(&n.to_be_bytes());
-        after_crc.extend_from_slice(&body);
-        let crc = crc32c::crc32c(&after_crc);
-        let mut out = Vec::new();
-        out.extend_from_slice(&0i64.to_be_bytes());
-        out.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes());
-        out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
-        out.push(2);
-        out.extend_from_slice(&crc.to_be_bytes());
-        out.extend_from_slice(&after_crc);
-        out
+        super::encode_batch_with_timestamps(records, base_timestamp, 1)
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
                 break;
             }
         };
-        match api::handle(&broker, frame).await {
+        match api::handle(&broker, frame, peer).await {
             Ok(reply) => {
                 if tx.send(reply).await.is_err() {
                     break;

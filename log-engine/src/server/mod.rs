@@ -45,17 +45,22 @@ impl RunningBroker {
             .advertised
             .clone()
             .unwrap_or_else(|| (addr.ip().to_string(), addr.port()));
-        let broker = tokio::task::spawn_blocking(move || Broker::open(config, advertised))
-            .await
-            .map_err(|e| BrokerError::Metadata {
-                path: "<startup>".into(),
-                reason: e.to_string(),
-            })??;
+        let broker = tokio::task::spawn_blocking(move || {
+            let broker = Broker::open(config, advertised)?;
+            broker.start_groups()?;
+            Ok::<_, BrokerError>(broker)
+        })
+        .await
+        .map_err(|e| BrokerError::Metadata {
+            path: "<startup>".into(),
+            reason: e.to_string(),
+        })??;
         let broker = Arc::new(broker);
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(Arc::clone(&broker), listener, stop_rx.clone()));
-        tasks.spawn(interval_flusher(Arc::clone(&broker), stop_rx));
+        tasks.spawn(interval_flusher(Arc::clone(&broker), stop_rx.clone()));
+        tasks.spawn(group_ticker(Arc::clone(&broker), stop_rx));
         tracing::info!(%addr, node_id = broker.node_id(), cluster_id = broker.cluster_id(),
             "broker listening");
         Ok(Self {
@@ -117,6 +122,20 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, mut stop: watch
         }
     }
     connections.shutdown().await;
+}
+
+/// Drives session expiry and join deadlines of every group.
+async fn group_ticker(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(crate::group::TICK);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        if let Some(groups) = broker.groups() {
+            groups.tick().await;
+        }
+    }
 }
 
 /// Fsyncs partitions under `FlushPolicy::Interval` whose oldest unsynced append is due.

@@ -129,3 +129,33 @@ fn kcat_offsets_for_times() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("offset 2"), "{text}");
 }
+
+#[test]
+fn kcat_balanced_consumer_commits_and_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path());
+    kcat(
+        &broker,
+        &["-P", "-t", "balanced", "-K:"],
+        Some("a:1\nb:2\nc:3\n"),
+    );
+    let consume = || {
+        let out = kcat(
+            &broker,
+            &[
+                "-G",
+                "kgroup",
+                "balanced",
+                "-e",
+                "-f",
+                "%k=%s\n",
+                "-X",
+                "auto.offset.reset=earliest",
+            ],
+            None,
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(consume(), "a=1\nb=2\nc=3\n");
+    assert_eq!(consume(), "", "the group's committed offsets are honoured");
+}

@@ -1,0 +1,627 @@
+//! The group coordinator: every consumer group (any protocol type: `consumer`, `connect`)
+//! lives here, with its committed offsets. State changes that must survive a restart —
+//! committed offsets and group metadata at Stable/Empty transitions — are appended to the
+//! compacted internal topic `__consumer_offsets` and acknowledged only once fsynced; at
+//! start the topic is replayed, so groups come back Empty with their generation and offsets.
+//!
+//! - `state`: one group's state machine.
+//! - `store`: the `__consumer_offsets` record formats.
+
+pub(crate) mod state;
+pub(crate) mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::records::RecordBatchDecoder;
+
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::log::batch::{BatchHeader, KeyValue, encode_batch};
+use crate::partition::Partition;
+use state::{
+    Committed, Group, GroupSettings, GroupState, JoinParams, JoinResult, Persist, Step, SyncResult,
+};
+use store::{GroupValue, MemberValue, OffsetValue, StoredRecord};
+
+/// The internal topic holding offsets and group metadata.
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Largest commit metadata string accepted (`offset.metadata.max.bytes`).
+const MAX_METADATA_BYTES: usize = 4096;
+
+/// A group as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupDescription {
+    pub(crate) state: GroupState,
+    pub(crate) protocol_type: String,
+    pub(crate) protocol: String,
+    /// `(member id, instance id, client id, client host, metadata, assignment)`.
+    pub(crate) members: Vec<(String, Option<String>, String, String, Bytes, Bytes)>,
+}
+
+/// One partition's offset in an OffsetCommit request.
+#[derive(Debug, Clone)]
+pub(crate) struct OffsetEntry {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) leader_epoch: i32,
+    pub(crate) metadata: Option<String>,
+}
+
+/// One partition's offset in an OffsetFetch answer.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchedOffset {
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) leader_epoch: i32,
+    pub(crate) metadata: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Group>>>>,
+    settings: GroupSettings,
+    log: Arc<Partition>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl GroupCoordinator {
+    /// Creates `__consumer_offsets` if needed and replays it.
+    pub(crate) fn open(broker: &Broker) -> Result<Self, BrokerError> {
+        let topic = match broker.topic(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => {
+                let configs = BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                    ("flush.policy".to_string(), "always".to_string()),
+                ]);
+                broker
+                    .create_topic(OFFSETS_TOPIC, 1, -1, configs, false)
+                    .map_err(|e| BrokerError::Metadata {
+                        path: OFFSETS_TOPIC.into(),
+                        reason: e.message,
+                    })?
+            }
+        };
+        let log = topic
+            .partition(0)
+            .cloned()
+            .ok_or_else(|| BrokerError::Metadata {
+                path: OFFSETS_TOPIC.into(),
+                reason: "the topic has no partition 0".into(),
+            })?;
+        let cfg = broker.config();
+        let coordinator = Self {
+            groups: Mutex::new(HashMap::new()),
+            settings: GroupSettings {
+                min_session_timeout: cfg.group_min_session_timeout,
+                max_session_timeout: cfg.group_max_session_timeout,
+                initial_rebalance_delay: cfg.group_initial_rebalance_delay,
+            },
+            log,
+        };
+        coordinator.replay()?;
+        Ok(coordinator)
+    }
+
+    fn replay(&self) -> Result<(), BrokerError> {
+        let (mut offset, end) = self.log.offsets();
+        let mut groups: HashMap<String, Group> = HashMap::new();
+        let mut applied = 0usize;
+        while offset < end {
+            let read = self.log.read(offset, 1 << 20)?;
+            if read.records.is_empty() {
+                break;
+            }
+            let mut rest = Bytes::from(read.records);
+            while !rest.is_empty() {
+                let header = BatchHeader::parse(&rest).map_err(|reason| BrokerError::Metadata {
+                    path: OFFSETS_TOPIC.into(),
+                    reason,
+                })?;
+                offset = header.last_offset() + 1;
+                let set =
+                    RecordBatchDecoder::decode(&mut rest).map_err(|e| BrokerError::Metadata {
+                        path: OFFSETS_TOPIC.into(),
+                        reason: format!("undecodable batch: {e}"),
+                    })?;
+                for r in set.records {
+                    let Some(key) = r.key else { continue };
+                    match StoredRecord::decode(&key, r.value.as_deref()) {
+                        Ok(rec) => {
+                            apply(&mut groups, rec);
+                            applied += 1;
+                        }
+                        Err(e) => tracing::warn!(offset = r.offset, error = %e,
+                            "skipping an unreadable __consumer_offsets record"),
+                    }
+                }
+            }
+        }
+        let count = groups.len();
+        let mut map = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        for (id, g) in groups {
+            map.insert(id, Arc::new(tokio::sync::Mutex::new(g)));
+        }
+        tracing::info!(
+            groups = count,
+            records = applied,
+            "group coordinator loaded"
+        );
+        Ok(())
+    }
+
+    fn group(&self, id: &str, create: bool) -> Option<Arc<tokio::sync::Mutex<Group>>> {
+        let mut map = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(g) = map.get(id) {
+            return Some(Arc::clone(g));
+        }
+        if !create {
+            return None;
+        }
+        let g = Arc::new(tokio::sync::Mutex::new(Group::new(id)));
+        map.insert(id.to_string(), Arc::clone(&g));
+        Some(g)
+    }
+
+    /// Appends records to `__consumer_offsets` and waits until they are fsynced.
+    async fn persist(&self, records: &[StoredRecord]) -> Result<(), String> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+            records.iter().map(StoredRecord::encode).collect();
+        let kvs: Vec<KeyValue<'_>> = encoded
+            .iter()
+            .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
+            .collect();
+        let mut batch = encode_batch(&kvs, now_ms());
+        let info = self.log.append(&mut batch).map_err(|e| e.to_string())?;
+        self.log
+            .wait_durable(info.last_offset)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn metadata_record(g: &Group) -> StoredRecord {
+        StoredRecord::Group {
+            group: g.id.clone(),
+            value: Some(GroupValue {
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                generation: g.generation,
+                protocol: g.protocol_name.clone(),
+                leader: g.leader.clone(),
+                state_timestamp: now_ms(),
+                members: g
+                    .members
+                    .values()
+                    .map(|m| MemberValue {
+                        member_id: m.id.clone(),
+                        instance_id: m.instance_id.clone(),
+                        client_id: m.client_id.clone(),
+                        client_host: m.client_host.clone(),
+                        rebalance_timeout: m.rebalance_timeout.as_millis() as i32,
+                        session_timeout: m.session_timeout.as_millis() as i32,
+                        subscription: m.metadata(g.protocol_name.as_deref()),
+                        assignment: m.assignment.clone(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    pub(crate) async fn join(&self, group_id: &str, p: JoinParams) -> JoinResult {
+        if group_id.is_empty() {
+            return JoinResult::error(ResponseError::InvalidGroupId, &p.member_id);
+        }
+        let member_id = p.member_id.clone();
+        let Some(group) = self.group(group_id, true) else {
+            return JoinResult::error(ResponseError::CoordinatorNotAvailable, &member_id);
+        };
+        let step = group.lock().await.join(p, Instant::now(), &self.settings);
+        match step {
+            Step::Now(r) => r,
+            Step::Parked(rx) => rx.await.unwrap_or_else(|_| {
+                JoinResult::error(ResponseError::RebalanceInProgress, &member_id)
+            }),
+        }
+    }
+
+    pub(crate) async fn sync(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        protocol: (Option<&str>, Option<&str>),
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        let Some(group) = self.group(group_id, false) else {
+            return SyncResult {
+                error: ResponseError::UnknownMemberId.code(),
+                ..SyncResult::default()
+            };
+        };
+        let mut g = group.lock().await;
+        let (step, persist) = g.sync(
+            member_id,
+            instance_id,
+            generation,
+            protocol,
+            assignments,
+            Instant::now(),
+        );
+        let record = (persist == Persist::GroupMetadata).then(|| Self::metadata_record(&g));
+        drop(g);
+        if let Some(record) = record
+            && let Err(e) = self.persist(&[record]).await
+        {
+            tracing::error!(group = group_id, error = %e, "cannot persist group metadata");
+            return SyncResult {
+                error: ResponseError::CoordinatorNotAvailable.code(),
+                ..SyncResult::default()
+            };
+        }
+        match step {
+            Step::Now(r) => r,
+            Step::Parked(rx) => rx.await.unwrap_or(SyncResult {
+                error: ResponseError::RebalanceInProgress.code(),
+                ..SyncResult::default()
+            }),
+        }
+    }
+
+    pub(crate) async fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
+        match self.group(group_id, false) {
+            Some(group) => {
+                group
+                    .lock()
+                    .await
+                    .heartbeat(member_id, instance_id, generation, Instant::now())
+            }
+            None => ResponseError::UnknownMemberId.code(),
+        }
+    }
+
+    pub(crate) async fn leave(
+        &self,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<i16>, ResponseError> {
+        let Some(group) = self.group(group_id, false) else {
+            return Err(ResponseError::UnknownMemberId);
+        };
+        let mut g = group.lock().await;
+        let (codes, persist) = g.leave(members, Instant::now());
+        let record = (persist == Persist::GroupMetadata).then(|| Self::metadata_record(&g));
+        drop(g);
+        if let Some(record) = record
+            && let Err(e) = self.persist(&[record]).await
+        {
+            tracing::error!(group = group_id, error = %e, "cannot persist group metadata");
+        }
+        Ok(codes)
+    }
+
+    /// OffsetCommit: checks membership, persists, then applies. Returns a code per entry.
+    #[allow(
+        clippy::type_complexity,
+        reason = "a flat list of the request's entries"
+    )]
+    pub(crate) async fn commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        offsets: Vec<OffsetEntry>,
+    ) -> Vec<i16> {
+        let n = offsets.len();
+        if group_id.is_empty() {
+            return vec![ResponseError::InvalidGroupId.code(); n];
+        }
+        let Some(group) = self.group(group_id, true) else {
+            return vec![ResponseError::CoordinatorNotAvailable.code(); n];
+        };
+        let mut g = group.lock().await;
+        if let Err(code) = g.check_commit(member_id, instance_id, generation, Instant::now()) {
+            return vec![code.code(); n];
+        }
+        let ts = now_ms();
+        let mut codes = Vec::with_capacity(n);
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for OffsetEntry {
+            topic,
+            partition,
+            offset,
+            leader_epoch: epoch,
+            metadata,
+        } in offsets
+        {
+            let metadata = metadata.unwrap_or_default();
+            if metadata.len() > MAX_METADATA_BYTES {
+                codes.push(ResponseError::OffsetMetadataTooLarge.code());
+                continue;
+            }
+            codes.push(0);
+            let committed = Committed {
+                offset,
+                leader_epoch: epoch,
+                metadata: metadata.clone(),
+                commit_timestamp: ts,
+            };
+            records.push(StoredRecord::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition,
+                value: Some(OffsetValue {
+                    offset,
+                    leader_epoch: epoch,
+                    metadata,
+                    commit_timestamp: ts,
+                }),
+            });
+            accepted.push(((topic, partition), committed));
+        }
+        // Appended under the group lock so commits land in the order they were checked.
+        if let Err(e) = self.persist(&records).await {
+            tracing::error!(group = group_id, error = %e, "cannot persist offsets");
+            return vec![ResponseError::CoordinatorNotAvailable.code(); codes.len()];
+        }
+        g.offsets.extend(accepted);
+        codes
+    }
+
+    /// OffsetFetch for one group; `None` topics means every committed partition.
+    pub(crate) async fn fetch_offsets(
+        &self,
+        group_id: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<(String, Vec<FetchedOffset>)> {
+        let group = self.group(group_id, false);
+        let offsets = match &group {
+            Some(g) => g.lock().await.offsets.clone(),
+            None => BTreeMap::new(),
+        };
+        let found = |topic: &str, partition: i32| match offsets.get(&(topic.to_string(), partition))
+        {
+            Some(c) => FetchedOffset {
+                partition,
+                offset: c.offset,
+                leader_epoch: c.leader_epoch,
+                metadata: c.metadata.clone(),
+            },
+            None => FetchedOffset {
+                partition,
+                offset: -1,
+                leader_epoch: -1,
+                metadata: String::new(),
+            },
+        };
+        match topics {
+            Some(list) => list
+                .into_iter()
+                .map(|(t, parts)| {
+                    let fetched = parts.into_iter().map(|p| found(&t, p)).collect();
+                    (t, fetched)
+                })
+                .collect(),
+            None => {
+                let mut by_topic: BTreeMap<String, Vec<FetchedOffset>> = BTreeMap::new();
+                for (t, p) in offsets.keys() {
+                    by_topic.entry(t.clone()).or_default().push(found(t, *p));
+                }
+                by_topic.into_iter().collect()
+            }
+        }
+    }
+
+    pub(crate) async fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let group = self.group(group_id, false)?;
+        let g = group.lock().await;
+        Some(GroupDescription {
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol: if g.state == GroupState::Stable {
+                g.protocol_name.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            members: g
+                .members
+                .values()
+                .map(|m| {
+                    (
+                        m.id.clone(),
+                        m.instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        m.metadata(g.protocol_name.as_deref()),
+                        m.assignment.clone(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// `(group id, protocol type, state)` of every group.
+    pub(crate) async fn list(&self) -> Vec<(String, String, GroupState)> {
+        let groups: Vec<_> = self
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let g = g.lock().await;
+            out.push((
+                g.id.clone(),
+                g.protocol_type.clone().unwrap_or_default(),
+                g.state,
+            ));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// DeleteGroups: only groups without members; their offsets are tombstoned.
+    pub(crate) async fn delete(&self, group_id: &str) -> i16 {
+        let Some(group) = self.group(group_id, false) else {
+            return ResponseError::GroupIdNotFound.code();
+        };
+        let mut g = group.lock().await;
+        if !g.members.is_empty() {
+            return ResponseError::NonEmptyGroup.code();
+        }
+        let mut records: Vec<StoredRecord> = g
+            .offsets
+            .keys()
+            .map(|(t, p)| StoredRecord::Offset {
+                group: group_id.to_string(),
+                topic: t.clone(),
+                partition: *p,
+                value: None,
+            })
+            .collect();
+        records.push(StoredRecord::Group {
+            group: group_id.to_string(),
+            value: None,
+        });
+        if let Err(e) = self.persist(&records).await {
+            tracing::error!(group = group_id, error = %e, "cannot persist group deletion");
+            return ResponseError::CoordinatorNotAvailable.code();
+        }
+        g.state = GroupState::Dead;
+        g.offsets.clear();
+        drop(g);
+        self.groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(group_id);
+        0
+    }
+
+    /// OffsetDelete: drops committed offsets of a group that has no members.
+    pub(crate) async fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<(), ResponseError> {
+        let Some(group) = self.group(group_id, false) else {
+            return Err(ResponseError::GroupIdNotFound);
+        };
+        let mut g = group.lock().await;
+        if !g.members.is_empty() {
+            return Err(ResponseError::GroupSubscribedToTopic);
+        }
+        let records: Vec<StoredRecord> = partitions
+            .iter()
+            .filter(|k| g.offsets.contains_key(*k))
+            .map(|(t, p)| StoredRecord::Offset {
+                group: group_id.to_string(),
+                topic: t.clone(),
+                partition: *p,
+                value: None,
+            })
+            .collect();
+        self.persist(&records).await.map_err(|e| {
+            tracing::error!(group = group_id, error = %e, "cannot persist offset deletion");
+            ResponseError::CoordinatorNotAvailable
+        })?;
+        for k in partitions {
+            g.offsets.remove(k);
+        }
+        Ok(())
+    }
+
+    /// Periodic work for every group (session expiry, join deadlines).
+    pub(crate) async fn tick(&self) {
+        let groups: Vec<_> = self
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let now = Instant::now();
+        for group in groups {
+            let mut g = group.lock().await;
+            if g.tick(now) == Persist::GroupMetadata {
+                let record = Self::metadata_record(&g);
+                drop(g);
+                if let Err(e) = self.persist(&[record]).await {
+                    tracing::error!(error = %e, "cannot persist group metadata");
+                }
+            }
+        }
+    }
+}
+
+fn apply(groups: &mut HashMap<String, Group>, rec: StoredRecord) {
+    match rec {
+        StoredRecord::Offset {
+            group,
+            topic,
+            partition,
+            value,
+        } => {
+            let g = groups
+                .entry(group.clone())
+                .or_insert_with(|| Group::new(&group));
+            match value {
+                Some(v) => {
+                    g.offsets.insert(
+                        (topic, partition),
+                        Committed {
+                            offset: v.offset,
+                            leader_epoch: v.leader_epoch,
+                            metadata: v.metadata,
+                            commit_timestamp: v.commit_timestamp,
+                        },
+                    );
+                }
+                None => {
+                    g.offsets.remove(&(topic, partition));
+                }
+            }
+        }
+        StoredRecord::Group {
+            group,
+            value: Some(v),
+        } => {
+            let g = groups
+                .entry(group.clone())
+                .or_insert_with(|| Group::new(&group));
+            g.restore(
+                v.generation,
+                (!v.protocol_type.is_empty()).then_some(v.protocol_type),
+                v.protocol,
+            );
+        }
+        StoredRecord::Group { group, value: None } => {
+            groups.remove(&group);
+        }
+    }
+}
+
+/// How often [`GroupCoordinator::tick`] runs.
+pub(crate) const TICK: Duration = Duration::from_millis(100);
