@@ -46,6 +46,8 @@ pub struct Broker {
     meta_lock: Mutex<()>,
     /// Woken when records become visible in any partition (long-polling fetches wait on it).
     data_ready: Arc<Notify>,
+    /// Producer ids: `(next, end of the block reserved on disk)`.
+    producer_ids: Mutex<(i64, i64)>,
     /// The group coordinator, set once at start (it lives in a topic of this broker).
     groups: OnceLock<GroupCoordinator>,
     /// Held for the broker's lifetime: one broker per data directory.
@@ -56,6 +58,9 @@ const META_DIR: &str = "meta";
 const TOPICS_FILE: &str = "topics.json";
 const CLUSTER_FILE: &str = "cluster-id";
 const DELETE_SUFFIX: &str = "-delete";
+const PRODUCER_IDS_FILE: &str = "producer-id-block";
+/// Producer ids reserved on disk at a time (one metadata write per block).
+const PRODUCER_ID_BLOCK: i64 = 1000;
 
 fn meta_err(path: &Path, reason: impl std::fmt::Display) -> BrokerError {
     BrokerError::Metadata {
@@ -104,6 +109,15 @@ impl Broker {
             Err(e) => return Err(LogError::io("read", &cluster_path)(e).into()),
         };
         remove_deleted_leftovers(&dir);
+        let pid_path = meta.join(PRODUCER_IDS_FILE);
+        let next_pid = match fs::read_to_string(&pid_path) {
+            Ok(text) => text
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| meta_err(&pid_path, format!("{text:?} is not a producer id")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(LogError::io("read", &pid_path)(e).into()),
+        };
 
         let data_ready = Arc::new(Notify::new());
         let topics_path = meta.join(TOPICS_FILE);
@@ -133,9 +147,28 @@ impl Broker {
             topics: RwLock::new(topics),
             meta_lock: Mutex::new(()),
             data_ready,
+            producer_ids: Mutex::new((next_pid, next_pid)),
             groups: OnceLock::new(),
             _dir_lock: lock_file,
         })
+    }
+
+    /// Allocates a producer id, never reused across restarts (ids are reserved on disk in
+    /// blocks before they are handed out).
+    pub fn allocate_producer_id(&self) -> Result<i64, LogError> {
+        let mut ids = self
+            .producer_ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if ids.0 >= ids.1 {
+            let end = ids.0 + PRODUCER_ID_BLOCK;
+            let path = self.config.data_dir.join(META_DIR).join(PRODUCER_IDS_FILE);
+            write_atomic(&path, end.to_string().as_bytes())?;
+            ids.1 = end;
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
     }
 
     /// Starts the group coordinator (replaying `__consumer_offsets`).

@@ -26,6 +26,15 @@ pub enum LogError {
         log_start: i64,
         log_end: i64,
     },
+    /// An idempotent batch does not follow its producer's last sequence.
+    #[error("out of order sequence number: expected {expected}, got {got}")]
+    OutOfOrderSequence { expected: i32, got: i32 },
+    /// An idempotent batch carries an epoch older than its producer's current one.
+    #[error("producer epoch {got} is older than the current epoch {current}")]
+    InvalidProducerEpoch { got: i16, current: i16 },
+    /// An idempotent batch continues a sequence this partition has no record of.
+    #[error("unknown producer id {0}: its sequence does not start at 0")]
+    UnknownProducerId(i64),
     /// The partition directory holds something the engine cannot interpret.
     #[error("corrupt partition {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },

@@ -11,6 +11,7 @@ mod describe_groups;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
+mod init_producer_id;
 mod join_group;
 mod leave_group;
 mod list_groups;
@@ -60,6 +61,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::InitProducerId, 0, 5),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
@@ -186,6 +188,11 @@ pub(crate) async fn handle(
             decode(&ctx, &mut buf)?,
         )?),
         ApiKey::DescribeConfigs => Reply::Ready(describe_configs::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::InitProducerId => Reply::Ready(init_producer_id::handle(
             broker,
             &ctx,
             decode(&ctx, &mut buf)?,

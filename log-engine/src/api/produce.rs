@@ -54,6 +54,11 @@ fn append(
             header.magic
         )));
     }
+    if header.is_transactional() || header.is_control() {
+        return Err(invalid(
+            "transactional batches are not supported yet".into(),
+        ));
+    }
     if header.compression() == ZSTD && ctx.version < 7 {
         return Err((
             ResponseError::UnsupportedCompressionType,
@@ -69,6 +74,13 @@ fn append(
         LogError::BatchTooLarge { .. } => (ResponseError::MessageTooLarge, e.to_string()),
         LogError::InvalidBatch(m) if m.starts_with("CRC") => (ResponseError::CorruptMessage, m),
         LogError::InvalidBatch(m) => (ResponseError::InvalidRecord, m),
+        LogError::OutOfOrderSequence { .. } => {
+            (ResponseError::OutOfOrderSequenceNumber, e.to_string())
+        }
+        LogError::InvalidProducerEpoch { .. } => {
+            (ResponseError::InvalidProducerEpoch, e.to_string())
+        }
+        LogError::UnknownProducerId(_) => (ResponseError::UnknownProducerId, e.to_string()),
         other => (ResponseError::KafkaStorageError, other.to_string()),
     })?;
     let (log_start, _) = partition.offsets();

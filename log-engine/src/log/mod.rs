@@ -3,11 +3,13 @@
 //! - `batch`: the v2 record batch header (parse, validate, assign offsets).
 //! - `index`: sparse offset and time indexes.
 //! - `segment`: one `.log` file with its indexes; append, positional reads, recovery.
+//! - `producer_state`: idempotent producers' epochs and sequences per partition.
 //! - [`PartitionLog`]: segments of one partition; offsets, reads, durability, recovery.
 
 pub mod batch;
 mod index;
 mod partition;
+mod producer_state;
 mod segment;
 
 pub use partition::{

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::error::LogError;
 use crate::log::batch::{BatchHeader, set_base_offset};
+use crate::log::producer_state::{ProducerStates, SequenceCheck};
 use crate::log::segment::{Segment, file_stem};
 
 /// When appended data is fsynced.
@@ -62,6 +63,9 @@ pub struct AppendInfo {
     pub last_offset: i64,
     /// The batch's `maxTimestamp`.
     pub max_timestamp: i64,
+    /// The batch was a retry of one already written (idempotent producer): nothing was
+    /// appended and the offsets are those of the original.
+    pub duplicate: bool,
 }
 
 /// Whole batches read from a partition.
@@ -99,6 +103,8 @@ pub struct PartitionLog {
     high_watermark: i64,
     /// Everything below this offset is fsynced.
     flushed: i64,
+    /// Idempotent producers seen in this partition.
+    producers: ProducerStates,
 }
 
 fn read_offset_file(path: &Path) -> Result<Option<i64>, LogError> {
@@ -210,6 +216,10 @@ impl PartitionLog {
         let log_start = stored_start.unwrap_or(0).max(first_base).min(log_end);
         // What recovery read may still sit only in the page cache of a crashed process.
         active.sync_all()?;
+        let mut producers = ProducerStates::default();
+        for seg in segments.values().chain(std::iter::once(&active)) {
+            seg.for_each_header(|h| producers.record(h))?;
+        }
         let log = Self {
             dir: dir.to_path_buf(),
             config,
@@ -219,6 +229,7 @@ impl PartitionLog {
             log_end,
             high_watermark: log_end,
             flushed: log_end,
+            producers,
         };
         write_offset_file(&log.dir.join(RECOVERY_POINT_FILE), log_end)?;
         Ok((log, report))
@@ -238,6 +249,37 @@ impl PartitionLog {
                 max: self.config.max_message_bytes,
             });
         }
+        if header.producer_id >= 0 {
+            match self.producers.check(&header) {
+                SequenceCheck::Append => {}
+                SequenceCheck::Duplicate {
+                    base_offset,
+                    last_offset,
+                } => {
+                    return Ok(AppendInfo {
+                        base_offset,
+                        last_offset,
+                        max_timestamp: header.max_timestamp,
+                        duplicate: true,
+                    });
+                }
+                SequenceCheck::StaleEpoch { current } => {
+                    return Err(LogError::InvalidProducerEpoch {
+                        got: header.producer_epoch,
+                        current,
+                    });
+                }
+                SequenceCheck::OutOfOrder { expected } => {
+                    return Err(LogError::OutOfOrderSequence {
+                        expected,
+                        got: header.base_sequence,
+                    });
+                }
+                SequenceCheck::UnknownProducer => {
+                    return Err(LogError::UnknownProducerId(header.producer_id));
+                }
+            }
+        }
         if !self.active.is_empty()
             && self.active.size() + batch.len() as u64 > self.config.segment_bytes
         {
@@ -250,6 +292,7 @@ impl PartitionLog {
             ..header
         };
         self.active.append(batch, &header)?;
+        self.producers.record(&header);
         self.log_end = header.last_offset() + 1;
         if self.config.flush != FlushPolicy::Always {
             self.high_watermark = self.log_end;
@@ -258,6 +301,7 @@ impl PartitionLog {
             base_offset,
             last_offset: header.last_offset(),
             max_timestamp: header.max_timestamp,
+            duplicate: false,
         })
     }
 

@@ -281,6 +281,17 @@ impl Segment {
         Ok(None)
     }
 
+    /// Calls `f` with the header of every batch, in order.
+    pub(crate) fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<(), LogError> {
+        let mut pos = 0u64;
+        while pos < self.size {
+            let header = self.header_at(pos)?;
+            f(&header);
+            pos += header.total_size() as u64;
+        }
+        Ok(())
+    }
+
     /// Reads the single batch at `pos`.
     pub(crate) fn read_batch(&self, pos: u64, header: &BatchHeader) -> Result<Vec<u8>, LogError> {
         let mut out = vec![0u8; header.total_size()];

@@ -13,10 +13,26 @@ use crate::support::{TestBroker, stored_codec};
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn produce(broker: &TestBroker, topic: &str, codec: &str, acks: &str, n: usize, ts_base: i64) {
+    produce_with(broker, topic, codec, acks, false, n, ts_base);
+}
+
+fn produce_with(
+    broker: &TestBroker,
+    topic: &str,
+    codec: &str,
+    acks: &str,
+    idempotent: bool,
+    n: usize,
+    ts_base: i64,
+) {
     let producer: ThreadedProducer<DefaultProducerContext> = broker
         .client()
         .set("compression.codec", codec)
         .set("acks", acks)
+        .set(
+            "enable.idempotence",
+            if idempotent { "true" } else { "false" },
+        )
         .set("linger.ms", "5")
         .create()
         .expect("producer");

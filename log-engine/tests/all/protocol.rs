@@ -249,3 +249,140 @@ fn produce_rejects_corrupt_and_multi_batch_payloads_with_error_codes() {
         }
     }
 }
+
+/// One record batch from a (possibly idempotent) producer.
+fn encoded_batch(producer_id: i64, epoch: i16, first_sequence: i32, n: i32) -> Bytes {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i64::from(i),
+            sequence: first_sequence + i,
+            timestamp: 1,
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut out,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    out.freeze()
+}
+
+/// Produces `batch` to partition 0 of `topic` on `s`; returns (error code, base offset).
+fn produce_raw(s: &mut TcpStream, topic: &'static str, batch: Bytes) -> (i16, i64) {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(topic)))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch)),
+                ]),
+        ]);
+    s.write_all(&request(ApiKey::Produce, 9, 2, &req))
+        .expect("send");
+    let mut frame = read_frame(s).expect("produce response");
+    ResponseHeader::decode(&mut frame, 1).expect("header");
+    let resp = ProduceResponse::decode(&mut frame, 9).expect("body");
+    let p = &resp.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+#[test]
+fn idempotent_retries_are_deduplicated_and_gaps_refused() {
+    use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path());
+    let mut s = connect(&broker);
+    s.write_all(&request(
+        ApiKey::InitProducerId,
+        4,
+        1,
+        &InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_producer_id(kafka_protocol::messages::ProducerId(-1))
+            .with_producer_epoch(-1),
+    ))
+    .expect("send");
+    let mut frame = read_frame(&mut s).expect("response");
+    ResponseHeader::decode(&mut frame, 1).expect("header");
+    let init = InitProducerIdResponse::decode(&mut frame, 4).expect("body");
+    assert_eq!(init.error_code, 0);
+    let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
+    assert!(pid >= 0);
+
+    still_serves(&broker); // creates nothing; the next metadata call auto-creates the topic
+    let md = MetadataRequest::default()
+        .with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(
+                Some(kafka_protocol::messages::TopicName(
+                    StrBytes::from_static_str("idem"),
+                )),
+            ),
+        ]))
+        .with_allow_auto_topic_creation(true);
+    s.write_all(&request(ApiKey::Metadata, 9, 1, &md))
+        .expect("send");
+    read_frame(&mut s).expect("metadata");
+
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 0, 3)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 3, 2)),
+        (0, 3)
+    );
+    // A retry of the first batch: success with its original offset, nothing appended.
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 0, 3)),
+        (0, 0)
+    );
+    // A gap in the sequence.
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 9, 1)).0,
+        45,
+        "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    );
+    // The next in-order batch lands right after the first two.
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 5, 1)),
+        (0, 5)
+    );
+    drop(s);
+
+    // The state survives a restart: the retry is still recognised.
+    broker.stop();
+    let broker = TestBroker::start(dir.path());
+    let mut s = connect(&broker);
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 5, 1)),
+        (0, 5)
+    );
+    assert_eq!(
+        produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 6, 1)),
+        (0, 6)
+    );
+}
