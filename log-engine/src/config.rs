@@ -32,6 +32,8 @@ pub struct BrokerConfig {
     pub max_message_bytes: usize,
     /// How often partitions under `FlushPolicy::Interval` are checked.
     pub flush_check_interval: Duration,
+    /// `log.cleaner.backoff.ms`: how often retention and compaction are checked.
+    pub cleaner_interval: Duration,
     /// `group.min.session.timeout.ms`.
     pub group_min_session_timeout: Duration,
     /// `group.max.session.timeout.ms`.
@@ -55,6 +57,7 @@ impl Default for BrokerConfig {
             max_request_bytes: 100 << 20,
             max_message_bytes: 1_048_588,
             flush_check_interval: Duration::from_millis(50),
+            cleaner_interval: Duration::from_millis(5000),
             group_min_session_timeout: Duration::from_millis(6000),
             group_max_session_timeout: Duration::from_millis(1_800_000),
             group_initial_rebalance_delay: Duration::ZERO,

@@ -136,6 +136,36 @@ impl Partition {
         lock(&self.log).advance_log_start(offset)
     }
 
+    /// Applies the topic's cleanup policy: retention for `delete`, compaction for `compact`
+    /// once enough of the log is dirty. Blocking (file I/O); holds the log lock.
+    pub fn clean(
+        &self,
+        config: &crate::topic_config::TopicConfig,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let mut log = lock(&self.log);
+        if config.delete {
+            let deleted =
+                log.apply_retention(now_ms, config.retention_ms, config.retention_bytes)?;
+            if deleted > 0 {
+                tracing::info!(topic = %self.topic, partition = self.index, segments = deleted,
+                    log_start = log.log_start_offset(), "retention deleted segments");
+            }
+        }
+        if config.compact
+            && log.segment_count() > 1
+            && log.dirty_ratio() >= config.min_cleanable_dirty_ratio
+        {
+            let report = log.compact(now_ms, config.delete_retention_ms)?;
+            if report.segments_rewritten > 0 {
+                tracing::info!(topic = %self.topic, partition = self.index,
+                    segments = report.segments_rewritten, removed = report.records_removed,
+                    bytes_before = report.bytes_before, bytes_after = report.bytes_after, "compacted");
+            }
+        }
+        Ok(())
+    }
+
     /// Syncs and closes the log (at shutdown). Safe to call once.
     pub(crate) fn close_blocking(&self) -> Result<(), LogError> {
         let mut log = lock(&self.log);

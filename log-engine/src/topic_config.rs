@@ -79,6 +79,8 @@ pub struct TopicConfig {
     pub partition: PartitionConfig,
     /// `message.timestamp.type=LogAppendTime`.
     pub log_append_time: bool,
+    /// `min.cleanable.dirty.ratio`: compact once this share of the log is new.
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
@@ -180,7 +182,12 @@ impl TopicConfig {
                 index_interval_bytes: index_interval as u64,
                 max_message_bytes: max_message_bytes as usize,
                 flush,
+                segment_ms: Duration::from_millis(num("segment.ms", 604_800_000)?.max(1) as u64),
+                require_keys: compact,
             },
+            min_cleanable_dirty_ratio: get("min.cleanable.dirty.ratio").map_or(Ok(0.5), |v| {
+                parse_num::<f64>("min.cleanable.dirty.ratio", v)
+            })?,
             log_append_time,
             overrides,
         })

@@ -2,6 +2,7 @@
 //!
 //! - `batch`: the v2 record batch header (parse, validate, assign offsets).
 //! - `index`: sparse offset and time indexes.
+//! - `records`: codecs and raw record walking inside a batch.
 //! - `segment`: one `.log` file with its indexes; append, positional reads, recovery.
 //! - `producer_state`: idempotent producers' epochs and sequences per partition.
 //! - [`PartitionLog`]: segments of one partition; offsets, reads, durability, recovery.
@@ -10,11 +11,12 @@ pub mod batch;
 mod index;
 mod partition;
 mod producer_state;
+mod records;
 mod segment;
 
 pub use partition::{
-    AppendInfo, FlushPolicy, MAX_SEGMENT_BYTES, OpenReport, PartitionConfig, PartitionLog,
-    ReadResult,
+    AppendInfo, CompactReport, FlushPolicy, MAX_SEGMENT_BYTES, OpenReport, PartitionConfig,
+    PartitionLog, ReadResult,
 };
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ use std::time::Duration;
 use crate::error::LogError;
 use crate::log::batch::{BatchHeader, set_base_offset};
 use crate::log::producer_state::{ProducerStates, SequenceCheck};
+
+mod cleaner;
 use crate::log::segment::{Segment, file_stem};
+pub use cleaner::CompactReport;
 
 /// When appended data is fsynced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub struct PartitionConfig {
     pub max_message_bytes: usize,
     /// `flush` policy.
     pub flush: FlushPolicy,
+    /// `segment.ms`: roll a non-empty active segment older than this.
+    pub segment_ms: Duration,
+    /// Refuse records without a key (compacted topics).
+    pub require_keys: bool,
 }
 
 impl Default for PartitionConfig {
@@ -49,6 +56,8 @@ impl Default for PartitionConfig {
             index_interval_bytes: 4096,
             max_message_bytes: 1_048_588,
             flush: FlushPolicy::Always,
+            segment_ms: Duration::from_millis(604_800_000),
+            require_keys: false,
         }
     }
 }
@@ -105,6 +114,10 @@ pub struct PartitionLog {
     flushed: i64,
     /// Idempotent producers seen in this partition.
     producers: ProducerStates,
+    /// When the active segment started taking appends (for `segment.ms`).
+    active_since: std::time::Instant,
+    /// Bytes appended since the last compaction (everything is dirty after a restart).
+    dirty_bytes: u64,
 }
 
 fn read_offset_file(path: &Path) -> Result<Option<i64>, LogError> {
@@ -152,6 +165,12 @@ impl PartitionLog {
         for entry in fs::read_dir(dir).map_err(LogError::io("list partition dir", dir))? {
             let entry = entry.map_err(LogError::io("list partition dir", dir))?;
             let name = entry.file_name();
+            if name.to_str().is_some_and(|n| n.ends_with(".cleaned")) {
+                // A compaction that crashed before its swap: the original is intact.
+                let path = entry.path();
+                fs::remove_file(&path).map_err(LogError::io("remove", &path))?;
+                continue;
+            }
             let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
                 continue;
             };
@@ -230,6 +249,8 @@ impl PartitionLog {
             high_watermark: log_end,
             flushed: log_end,
             producers,
+            active_since: std::time::Instant::now(),
+            dirty_bytes: 0,
         };
         write_offset_file(&log.dir.join(RECOVERY_POINT_FILE), log_end)?;
         Ok((log, report))
@@ -248,6 +269,16 @@ impl PartitionLog {
                 size: batch.len(),
                 max: self.config.max_message_bytes,
             });
+        }
+        if self.config.require_keys && !header.is_control() {
+            let section = crate::log::records::records_section(batch, header.compression())
+                .map_err(LogError::InvalidBatch)?;
+            let records = crate::log::records::walk(&section).map_err(LogError::InvalidBatch)?;
+            if records.iter().any(|r| r.key.is_none()) {
+                return Err(LogError::InvalidBatch(
+                    "Compacted topic cannot accept message without key".into(),
+                ));
+            }
         }
         if header.producer_id >= 0 {
             match self.producers.check(&header) {
@@ -281,7 +312,8 @@ impl PartitionLog {
             }
         }
         if !self.active.is_empty()
-            && self.active.size() + batch.len() as u64 > self.config.segment_bytes
+            && (self.active.size() + batch.len() as u64 > self.config.segment_bytes
+                || self.active_since.elapsed() >= self.config.segment_ms)
         {
             self.roll()?;
         }
@@ -293,6 +325,7 @@ impl PartitionLog {
         };
         self.active.append(batch, &header)?;
         self.producers.record(&header);
+        self.dirty_bytes += batch.len() as u64;
         self.log_end = header.last_offset() + 1;
         if self.config.flush != FlushPolicy::Always {
             self.high_watermark = self.log_end;
@@ -316,6 +349,7 @@ impl PartitionLog {
         )?;
         let old = std::mem::replace(&mut self.active, next);
         self.sealed.insert(old.base_offset(), old);
+        self.active_since = std::time::Instant::now();
         Ok(())
     }
 

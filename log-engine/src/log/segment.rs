@@ -292,6 +292,54 @@ impl Segment {
         Ok(())
     }
 
+    /// Calls `f` with the header and bytes of every batch, in order.
+    pub(crate) fn for_each_batch(
+        &self,
+        mut f: impl FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut pos = 0u64;
+        let mut buf = Vec::new();
+        while pos < self.size {
+            let header = self.header_at(pos)?;
+            buf.resize(header.total_size(), 0);
+            self.log
+                .read_exact_at(&mut buf, pos)
+                .map_err(LogError::io("read segment", &self.log_path))?;
+            f(&header, &buf)?;
+            pos += header.total_size() as u64;
+        }
+        Ok(())
+    }
+
+    /// Replaces the segment's content with `content` (whole batches, same base offset),
+    /// crash-safely: the new file is written and fsynced beside the old one, the indexes are
+    /// emptied (so a crash before the swap rebuilds them from whichever log survives), then
+    /// the new file is renamed over the old and the segment reopened with fresh indexes.
+    pub(crate) fn rewrite(mut self, content: &[u8]) -> Result<Segment, LogError> {
+        let dir = self
+            .log_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let cleaned = self.log_path.with_extension("log.cleaned");
+        fs::write(&cleaned, content).map_err(LogError::io("write cleaned segment", &cleaned))?;
+        File::open(&cleaned)
+            .and_then(|f| f.sync_all())
+            .map_err(LogError::io("sync cleaned segment", &cleaned))?;
+        self.offset_index.clear()?;
+        self.time_index.clear()?;
+        self.offset_index.sync()?;
+        self.time_index.sync()?;
+        let (base, interval, log_path) =
+            (self.base_offset, self.index_interval, self.log_path.clone());
+        drop(self);
+        fs::rename(&cleaned, &log_path).map_err(LogError::io("swap cleaned segment", &log_path))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(LogError::io("sync dir", &dir))?;
+        Ok(Segment::open(&dir, base, interval, true)?.0)
+    }
+
     /// Reads the single batch at `pos`.
     pub(crate) fn read_batch(&self, pos: u64, header: &BatchHeader) -> Result<Vec<u8>, LogError> {
         let mut out = vec![0u8; header.total_size()];

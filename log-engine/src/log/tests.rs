@@ -277,3 +277,149 @@ fn a_damaged_index_is_rebuilt_from_the_log() {
         assert_eq!(bases(&log.read(offset, 1).expect("read").records), [offset]);
     }
 }
+
+/// `(offset, key, value)` of one stored record.
+type Stored = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Every record readable from the log start.
+fn records(log: &PartitionLog) -> Vec<Stored> {
+    use kafka_protocol::records::RecordBatchDecoder;
+    let mut out = Vec::new();
+    let mut next = log.log_start_offset();
+    while next < log.high_watermark() {
+        let read = log.read(next, 1 << 20).expect("read");
+        if read.records.is_empty() {
+            break;
+        }
+        let mut buf = bytes::Bytes::from(read.records);
+        for set in RecordBatchDecoder::decode_all(&mut buf).expect("decode") {
+            for r in set.records {
+                if r.offset >= next {
+                    out.push((
+                        r.offset,
+                        r.key.map(|k| k.to_vec()),
+                        r.value.map(|v| v.to_vec()),
+                    ));
+                }
+            }
+        }
+        let last = out.last().map_or(next, |r| r.0 + 1);
+        next = if last > next { last } else { next + 1 };
+    }
+    out
+}
+
+#[test]
+fn compaction_keeps_the_latest_value_per_key_at_its_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = PartitionConfig {
+        require_keys: true,
+        ..config(700)
+    };
+    let mut log = open(dir.path(), cfg.clone());
+    // 10 keys, 20 rounds of updates; key 3 ends deleted (tombstone) in an old batch.
+    let mut expected = std::collections::BTreeMap::new();
+    for round in 0..20 {
+        for k in 0..10 {
+            let key = format!("key{k}");
+            let value = (k == 3 && round == 19)
+                .then_some(())
+                .map_or(Some(format!("v{round}")), |_| None);
+            let mut b = batch(
+                &[(Some(key.as_bytes()), value.as_deref().map(str::as_bytes))],
+                1000,
+            );
+            let info = log.append(&mut b).expect("append");
+            expected.insert(key, (info.base_offset, value));
+        }
+    }
+    // Roll so every update is in a sealed segment; the active segment holds one marker.
+    log.sync().expect("sync");
+    let mut marker = batch(&[(Some(b"marker"), Some(b"m"))], 1000);
+    let marker_offset = log.append(&mut marker).expect("marker").base_offset;
+    log.sync().expect("sync");
+    assert!(log.segment_count() > 5);
+    let before = log.size_bytes();
+
+    // Tombstones are young (delete.retention.ms not passed): kept.
+    let report = log.compact(1000 + 10, 86_400_000).expect("compact");
+    assert!(report.records_removed >= 180, "{report:?}");
+    assert!(
+        log.size_bytes() < before / 4,
+        "{} of {before} bytes left",
+        log.size_bytes()
+    );
+    let got = records(&log);
+    let mut want: Vec<Stored> = expected
+        .iter()
+        .map(|(k, (o, v))| {
+            (
+                *o,
+                Some(k.clone().into_bytes()),
+                v.clone().map(String::into_bytes),
+            )
+        })
+        .collect();
+    want.push((marker_offset, Some(b"marker".to_vec()), Some(b"m".to_vec())));
+    want.sort();
+    assert_eq!(got, want, "one record per key, at its original offset");
+
+    // Reopening finds the same records (indexes rebuilt for rewritten segments).
+    log.close().expect("close");
+    let mut log = open(dir.path(), cfg);
+    assert_eq!(records(&log), want);
+    // Once delete.retention.ms has passed, the tombstone goes too.
+    log.compact(1000 + 86_400_001, 86_400_000).expect("compact");
+    let got = records(&log);
+    assert_eq!(got.len(), want.len() - 1);
+    assert!(
+        got.iter()
+            .all(|(_, k, _)| k.as_deref() != Some(&b"key3"[..]))
+    );
+}
+
+#[test]
+fn compacted_partitions_refuse_keyless_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(
+        dir.path(),
+        PartitionConfig {
+            require_keys: true,
+            ..config(1 << 20)
+        },
+    );
+    let err = log
+        .append(&mut batch(
+            &[(Some(b"k"), Some(b"v")), (None, Some(b"v"))],
+            0,
+        ))
+        .expect_err("keyless");
+    assert!(err.to_string().contains("without key"), "{err}");
+    assert_eq!(log.log_end_offset(), 0);
+}
+
+#[test]
+fn retention_deletes_old_and_excess_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), config(600));
+    fill(&mut log, 0, 60); // timestamps 1000..=1059
+    let segments = log.segment_count();
+    // By size: keep at most ~1500 bytes of sealed + active data.
+    let deleted = log.apply_retention(0, -1, 1500).expect("size retention");
+    assert!(deleted > 0 && log.segment_count() == segments - deleted);
+    assert!(log.size_bytes() < 1500 + 600);
+    let start = log.log_start_offset();
+    assert!(start > 0);
+    assert!(matches!(
+        log.read(0, 10),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    // By time: everything sealed is older than now - 10 ms.
+    log.apply_retention(1059 + 11, 10, -1)
+        .expect("time retention");
+    assert_eq!(log.segment_count(), 1, "only the active segment is left");
+    assert_eq!(log.log_end_offset(), 60);
+    log.close().expect("close");
+    let log = open(dir.path(), config(600));
+    assert!(log.log_start_offset() > start);
+}

@@ -60,7 +60,8 @@ impl RunningBroker {
         let mut tasks = JoinSet::new();
         tasks.spawn(accept_loop(Arc::clone(&broker), listener, stop_rx.clone()));
         tasks.spawn(interval_flusher(Arc::clone(&broker), stop_rx.clone()));
-        tasks.spawn(group_ticker(Arc::clone(&broker), stop_rx));
+        tasks.spawn(group_ticker(Arc::clone(&broker), stop_rx.clone()));
+        tasks.spawn(log_cleaner(Arc::clone(&broker), stop_rx));
         tracing::info!(%addr, node_id = broker.node_id(), cluster_id = broker.cluster_id(),
             "broker listening");
         Ok(Self {
@@ -122,6 +123,34 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, mut stop: watch
         }
     }
     connections.shutdown().await;
+}
+
+/// Applies retention and compaction to every partition, one at a time, off the runtime.
+async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(broker.config().cleaner_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        for topic in broker.topics() {
+            for p in topic.partitions.clone() {
+                let topic = Arc::clone(&topic);
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                let result =
+                    tokio::task::spawn_blocking(move || p.clean(&topic.config, now_ms)).await;
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "log cleaning failed"),
+                    Err(e) => tracing::error!(error = %e, "log cleaning task failed"),
+                }
+            }
+        }
+    }
 }
 
 /// Drives session expiry and join deadlines of every group.

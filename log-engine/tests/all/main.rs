@@ -2,6 +2,7 @@
 //! and raw protocol frames, gathered in one binary so the build links once.
 
 mod admin;
+mod compaction;
 mod groups;
 mod kcat;
 mod produce_consume;
