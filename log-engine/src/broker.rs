@@ -336,6 +336,117 @@ impl Broker {
         Ok(id)
     }
 
+    /// Raises a topic's partition count to `count` (CreatePartitions).
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let _meta = self
+            .meta_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(topic) = self.topic(name) else {
+            return Err(ApiError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            ));
+        };
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(ApiError::new(
+                ResponseError::InvalidPartitions,
+                format!(
+                    "Topic currently has {current} partitions, which is higher than the requested {count}."
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let mut partitions = topic.partitions.clone();
+        for index in current..count {
+            let dir = self.config.data_dir.join(format!("{name}-{index}"));
+            let (log, _) = PartitionLog::open(&dir, topic.config.partition.clone())
+                .map_err(|e| ApiError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+            partitions.push(Arc::new(Partition::new(
+                name,
+                index,
+                log,
+                Arc::clone(&self.data_ready),
+            )));
+        }
+        self.replace_topic(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            config: topic.config.clone(),
+            partitions,
+        })
+    }
+
+    /// Changes a topic's configuration: with `replace` (AlterConfigs) the keys set become
+    /// exactly `set`; otherwise (IncrementalAlterConfigs) `set` keys are set and `delete`
+    /// keys return to their defaults. The result is validated as a whole.
+    pub fn alter_topic_config(
+        &self,
+        name: &str,
+        set: BTreeMap<String, String>,
+        delete: &[String],
+        replace: bool,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let _meta = self
+            .meta_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(topic) = self.topic(name) else {
+            return Err(ApiError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            ));
+        };
+        let mut overrides = if replace {
+            BTreeMap::new()
+        } else {
+            topic.config.overrides().clone()
+        };
+        for key in delete {
+            overrides.remove(key);
+        }
+        overrides.extend(set);
+        let config = TopicConfig::new(overrides, &self.config)
+            .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
+        if validate_only {
+            return Ok(());
+        }
+        for p in &topic.partitions {
+            p.set_config(config.partition.clone());
+        }
+        self.replace_topic(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            config,
+            partitions: topic.partitions.clone(),
+        })
+    }
+
+    /// Swaps in a changed topic and persists the topic set (caller holds `meta_lock`).
+    fn replace_topic(&self, topic: Topic) -> Result<(), ApiError> {
+        let mut all = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+        let old = all.insert(topic.name.clone(), Arc::new(topic));
+        if let Err(e) = self.persist(&all) {
+            if let Some((name, old)) = old.map(|o| (o.name.clone(), o)) {
+                all.insert(name, old);
+            }
+            return Err(ApiError::new(
+                ResponseError::KafkaStorageError,
+                e.to_string(),
+            ));
+        }
+        Ok(())
+    }
+
     fn persist(&self, topics: &BTreeMap<String, Arc<Topic>>) -> Result<(), LogError> {
         let file = TopicsFile {
             version: 1,

@@ -67,6 +67,11 @@ impl Partition {
         Ok(info)
     }
 
+    /// Applies changed topic settings.
+    pub fn set_config(&self, config: crate::log::PartitionConfig) {
+        lock(&self.log).set_config(config);
+    }
+
     /// The flush policy of the partition.
     pub fn flush_policy(&self) -> FlushPolicy {
         lock(&self.log).config().flush

@@ -2,15 +2,20 @@
 //! and version against what the broker advertises, decodes the request, calls its handler
 //! and encodes the response.
 
+mod alter_configs;
 mod api_versions;
+mod create_partitions;
 mod create_topics;
 mod delete_groups;
+mod delete_records;
 mod delete_topics;
+mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
+mod incremental_alter_configs;
 mod init_producer_id;
 mod join_group;
 mod leave_group;
@@ -61,10 +66,15 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::DescribeCluster, 0, 1),
 ];
 
 fn supported(key: ApiKey, version: i16) -> bool {
@@ -188,6 +198,31 @@ pub(crate) async fn handle(
             decode(&ctx, &mut buf)?,
         )?),
         ApiKey::DescribeConfigs => Reply::Ready(describe_configs::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::AlterConfigs => Reply::Ready(alter_configs::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::CreatePartitions => Reply::Ready(create_partitions::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::IncrementalAlterConfigs => Reply::Ready(incremental_alter_configs::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::DeleteRecords => Reply::Ready(delete_records::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+        )?),
+        ApiKey::DescribeCluster => Reply::Ready(describe_cluster::handle(
             broker,
             &ctx,
             decode(&ctx, &mut buf)?,

@@ -478,6 +478,11 @@ impl PartitionLog {
         &self.config
     }
 
+    /// Applies changed topic settings; they take effect from the next append or roll.
+    pub fn set_config(&mut self, config: PartitionConfig) {
+        self.config = config;
+    }
+
     /// Number of segments (for tests and metrics).
     pub fn segment_count(&self) -> usize {
         self.sealed.len() + 1

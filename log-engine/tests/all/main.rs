@@ -7,4 +7,5 @@ mod groups;
 mod kcat;
 mod produce_consume;
 mod protocol;
+mod python;
 mod support;

@@ -1,0 +1,33 @@
+//! CreatePartitions (key 37): add partitions to a topic.
+
+use bytes::Bytes;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+
+use super::{Ctx, str_bytes};
+use crate::broker::Broker;
+
+pub(crate) fn handle(
+    broker: &Broker,
+    ctx: &Ctx,
+    req: CreatePartitionsRequest,
+) -> Result<Bytes, String> {
+    let results = req
+        .topics
+        .iter()
+        .map(|t| {
+            let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            match broker.create_partitions(&t.name, t.count, req.validate_only) {
+                Ok(()) => result.with_error_code(0),
+                Err(e) => result
+                    .with_error_code(e.code.code())
+                    .with_error_message(Some(str_bytes(e.message))),
+            }
+        })
+        .collect();
+    ctx.respond(
+        &CreatePartitionsResponse::default()
+            .with_throttle_time_ms(0)
+            .with_results(results),
+    )
+}
