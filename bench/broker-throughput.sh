@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Broker throughput: 1 KiB records produced (acks=1 and acks=all) and consumed with
+# librdkafka over loopback, against Culvert's broker and against nisshi (an independent
+# Rust Kafka-compatible broker) on the same machine in the same run. Prints MB/s,
+# records/s, broker CPU seconds per GB and the ratio Culvert / nisshi.
+#
+#   bench/broker-throughput.sh [RECORDS]      (default 1000000)
+#
+# Release builds; nisshi is installed once into $CULVERT_BENCH_CACHE (default
+# ~/.cache/culvert-bench), which takes ~13 minutes the first time. Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RECORDS=${1:-1000000}
+SIZE=1024
+CACHE=${CULVERT_BENCH_CACHE:-$HOME/.cache/culvert-bench}
+mkdir -p "$CACHE"
+
+echo "building (release)..." >&2
+cargo build --release -q -p culvert --bin culvert
+cargo build --release -q -p culvert-log-engine --example loadgen
+CULVERT=target/release/culvert
+LOADGEN=target/release/examples/loadgen
+NISSHI="$CACHE/bin/nisshi"
+if [ ! -x "$NISSHI" ]; then
+  echo "installing nisshi into $CACHE (one time, ~13 minutes)..." >&2
+  cargo install nisshi --locked --ignore-rust-version --no-default-features --features dynostore --root "$CACHE" -q
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{print ($14+$15)/t}' "/proc/$1/stat"; }
+wait_port() { for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+
+declare -A RESULT
+run_broker() { # name
+  local name=$1 port data pid
+  port=$(free_port)
+  data=$(mktemp -d)
+  if [ "$name" = culvert ]; then
+    printf 'listeners = "127.0.0.1:%s"\n"log.dirs" = "%s"\n' "$port" "$data" > "$data.toml"
+    RUST_LOG=warn "$CULVERT" broker --config "$data.toml" >/dev/null 2>"$data.log" &
+  else
+    "$NISSHI" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+      --storage-engine memory://nisshi/ --group-initial-rebalance-delay 0s >/dev/null 2>"$data.log" &
+  fi
+  pid=$!
+  wait_port "$port"
+  for phase in "produce acks1 1" "produce acksall all" "consume acksall"; do
+    set -- $phase
+    local before after out
+    before=$(cpu_seconds "$pid")
+    if [ "$1" = produce ]; then
+      out=$("$LOADGEN" produce "127.0.0.1:$port" "t-$2" "$RECORDS" "$SIZE" "$3")
+    else
+      out=$("$LOADGEN" consume "127.0.0.1:$port" "t-$2" "$RECORDS")
+    fi
+    after=$(cpu_seconds "$pid")
+    local key="$name/$1-$2"
+    RESULT[$key.mbs]=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["mb_per_s"])')
+    RESULT[$key.rps]=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["records_per_s"])')
+    RESULT[$key.cpu]=$(python3 -c "print(round(($after-$before)/($RECORDS*$SIZE/1e9),2))")
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$data" "$data.toml" "$data.log"
+}
+
+run_broker culvert
+run_broker nisshi
+
+printf '\n%s records of %s B, %s, %s cores\n' "$RECORDS" "$SIZE" "$(uname -m)" "$(nproc)"
+printf '%-20s %12s %12s %14s %12s %12s %14s %10s\n' phase "culvert MB/s" "rec/s" "CPU s/GB" "nisshi MB/s" "rec/s" "CPU s/GB" "ratio"
+for p in produce-acks1 produce-acksall consume-acksall; do
+  c=${RESULT[culvert/$p.mbs]}; n=${RESULT[nisshi/$p.mbs]}
+  printf '%-20s %12s %12s %14s %12s %12s %14s %10s\n' "$p" "$c" "${RESULT[culvert/$p.rps]}" "${RESULT[culvert/$p.cpu]}" \
+    "$n" "${RESULT[nisshi/$p.rps]}" "${RESULT[nisshi/$p.cpu]}" "$(python3 -c "print(round($c/$n,2) if $n else 'n/a')")"
+done
