@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -27,40 +27,37 @@ struct Member {
 }
 
 impl Member {
+    /// A `StreamConsumer` in group `group`, driven by its own runtime thread: it records
+    /// every record it receives and commits it synchronously.
     fn spawn(broker: &TestBroker, group: &str, topic: &str, seen: Seen) -> Self {
-        let consumer: BaseConsumer = broker
-            .client()
+        let mut config = broker.client();
+        config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "200")
-            .create()
-            .expect("consumer");
-        consumer.subscribe(&[topic]).expect("subscribe");
+            .set("heartbeat.interval.ms", "200");
+        let topic = topic.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let assigned = Arc::new(AtomicUsize::new(0));
         let (stop2, assigned2) = (Arc::clone(&stop), Arc::clone(&assigned));
         let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(50)) {
-                    seen.lock()
-                        .expect("lock")
-                        .push((msg.partition(), msg.offset()));
-                    consumer
-                        .commit_message(&msg, CommitMode::Sync)
-                        .expect("commit");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+            rt.block_on(async move {
+                let consumer: StreamConsumer = config.create().expect("consumer");
+                consumer.subscribe(&[&topic]).expect("subscribe");
+                while !stop2.load(Ordering::Relaxed) {
+                    if let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_millis(50), consumer.recv()).await {
+                        seen.lock().expect("lock").push((msg.partition(), msg.offset()));
+                        consumer.commit_message(&msg, CommitMode::Sync).expect("commit");
+                    }
+                    let count = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+                    assigned2.store(count, Ordering::Relaxed);
                 }
-                let count = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-                assigned2.store(count, Ordering::Relaxed);
-            }
-            // Dropping the consumer closes it: it leaves the group.
+                // Dropping the consumer closes it: it leaves the group.
+            });
         });
-        Self {
-            stop,
-            assigned,
-            thread: Some(thread),
-        }
+        Self { stop, assigned, thread: Some(thread) }
     }
 
     fn assigned(&self) -> usize {

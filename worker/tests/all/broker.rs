@@ -220,3 +220,13 @@ fn sigkill_during_acks_all_produce_loses_no_acknowledged_record() {
     broker.kill().expect("stop");
     broker.wait().expect("reaped");
 }
+
+#[test]
+fn the_example_broker_config_is_valid_and_fully_understood() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/broker.toml");
+    let props = culvert::config::load_properties(Some(&path)).expect("loads");
+    let (config, unknown) =
+        culvert_log_engine::BrokerConfig::from_properties(&props).expect("valid");
+    assert!(unknown.is_empty(), "unknown keys: {unknown:?}");
+    assert_eq!(config.listener.port(), 9092);
+}
