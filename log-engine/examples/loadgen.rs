@@ -34,12 +34,20 @@ fn num(s: &str, what: &str) -> usize {
     })
 }
 
-fn produce(bootstrap: &str, topic: &str, records: usize, size: usize, acks: &str) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-        KafkaError::ClientCreation(e.to_string())
-    })?;
+fn produce(
+    bootstrap: &str,
+    topic: &str,
+    records: usize,
+    size: usize,
+    acks: &str,
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
     rt.block_on(admin.create_topics(
         &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
         &AdminOptions::new(),

@@ -121,7 +121,12 @@ fn encode_frame<R: Encodable>(
     correlation_id: i32,
     body: &R,
 ) -> Result<Bytes, String> {
-    let mut buf = BytesMut::with_capacity(128);
+    // Sized up front: a fetch response carries megabytes of records, and growing the
+    // buffer while encoding would copy them again at every doubling.
+    let body_size = body
+        .compute_size(version)
+        .map_err(|e| format!("sizing the {api_key:?} v{version} response: {e}"))?;
+    let mut buf = BytesMut::with_capacity(4 + 8 + body_size);
     buf.put_i32(0);
     ResponseHeader::default()
         .with_correlation_id(correlation_id)

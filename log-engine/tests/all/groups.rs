@@ -42,14 +42,23 @@ impl Member {
         let assigned = Arc::new(AtomicUsize::new(0));
         let (stop2, assigned2) = (Arc::clone(&stop), Arc::clone(&assigned));
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
             rt.block_on(async move {
                 let consumer: StreamConsumer = config.create().expect("consumer");
                 consumer.subscribe(&[&topic]).expect("subscribe");
                 while !stop2.load(Ordering::Relaxed) {
-                    if let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_millis(50), consumer.recv()).await {
-                        seen.lock().expect("lock").push((msg.partition(), msg.offset()));
-                        consumer.commit_message(&msg, CommitMode::Sync).expect("commit");
+                    if let Ok(Ok(msg)) =
+                        tokio::time::timeout(Duration::from_millis(50), consumer.recv()).await
+                    {
+                        seen.lock()
+                            .expect("lock")
+                            .push((msg.partition(), msg.offset()));
+                        consumer
+                            .commit_message(&msg, CommitMode::Sync)
+                            .expect("commit");
                     }
                     let count = consumer.assignment().map(|a| a.count()).unwrap_or(0);
                     assigned2.store(count, Ordering::Relaxed);
@@ -57,7 +66,11 @@ impl Member {
                 // Dropping the consumer closes it: it leaves the group.
             });
         });
-        Self { stop, assigned, thread: Some(thread) }
+        Self {
+            stop,
+            assigned,
+            thread: Some(thread),
+        }
     }
 
     fn assigned(&self) -> usize {
