@@ -336,6 +336,16 @@ impl Broker {
         Ok(id)
     }
 
+    /// The topic named `name`, or Kafka's error for a missing topic.
+    pub fn existing_topic(&self, name: &str) -> Result<Arc<Topic>, ApiError> {
+        self.topic(name).ok_or_else(|| {
+            ApiError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            )
+        })
+    }
+
     /// Raises a topic's partition count to `count` (CreatePartitions).
     pub fn create_partitions(
         &self,
@@ -347,12 +357,7 @@ impl Broker {
             .meta_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(topic) = self.topic(name) else {
-            return Err(ApiError::new(
-                ResponseError::UnknownTopicOrPartition,
-                format!("The topic '{name}' does not exist."),
-            ));
-        };
+        let topic = self.existing_topic(name)?;
         let current = topic.partitions.len() as i32;
         if count <= current {
             return Err(ApiError::new(
@@ -400,12 +405,7 @@ impl Broker {
             .meta_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some(topic) = self.topic(name) else {
-            return Err(ApiError::new(
-                ResponseError::UnknownTopicOrPartition,
-                format!("The topic '{name}' does not exist."),
-            ));
-        };
+        let topic = self.existing_topic(name)?;
         let mut overrides = if replace {
             BTreeMap::new()
         } else {

@@ -2,14 +2,11 @@
 //! replaced by the given set. Broker configs cannot be altered at run time.
 
 use bytes::Bytes;
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
-use super::{Ctx, str_bytes};
-use crate::broker::{ApiError, Broker};
-
-const RESOURCE_TOPIC: i8 = 2;
+use super::{Ctx, outcome_parts, topic_resource};
+use crate::broker::Broker;
 
 pub(crate) fn handle(
     broker: &Broker,
@@ -23,7 +20,7 @@ pub(crate) fn handle(
             let base = AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            let outcome = if r.resource_type == RESOURCE_TOPIC {
+            let outcome = topic_resource(r.resource_type).and_then(|()| {
                 let set = r
                     .configs
                     .iter()
@@ -34,18 +31,9 @@ pub(crate) fn handle(
                     })
                     .collect();
                 broker.alter_topic_config(&r.resource_name, set, &[], true, req.validate_only)
-            } else {
-                Err(ApiError::new(
-                    ResponseError::InvalidRequest,
-                    "only topic configs can be altered; broker settings come from its config file",
-                ))
-            };
-            match outcome {
-                Ok(()) => base.with_error_code(0),
-                Err(e) => base
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(str_bytes(e.message))),
-            }
+            });
+            let (code, message) = outcome_parts(outcome);
+            base.with_error_code(code).with_error_message(message)
         })
         .collect();
     ctx.respond(

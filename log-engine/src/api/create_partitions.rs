@@ -4,7 +4,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
-use super::{Ctx, str_bytes};
+use super::{Ctx, outcome_parts};
 use crate::broker::Broker;
 
 pub(crate) fn handle(
@@ -16,13 +16,12 @@ pub(crate) fn handle(
         .topics
         .iter()
         .map(|t| {
-            let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-            match broker.create_partitions(&t.name, t.count, req.validate_only) {
-                Ok(()) => result.with_error_code(0),
-                Err(e) => result
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(str_bytes(e.message))),
-            }
+            let (code, message) =
+                outcome_parts(broker.create_partitions(&t.name, t.count, req.validate_only));
+            CreatePartitionsTopicResult::default()
+                .with_name(t.name.clone())
+                .with_error_code(code)
+                .with_error_message(message)
         })
         .collect();
     ctx.respond(

@@ -8,10 +8,9 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
-use super::{Ctx, str_bytes};
+use super::{Ctx, outcome_parts, topic_resource};
 use crate::broker::{ApiError, Broker};
 
-const RESOURCE_TOPIC: i8 = 2;
 const SET: i8 = 0;
 const DELETE: i8 = 1;
 const APPEND: i8 = 2;
@@ -23,12 +22,7 @@ fn alter(
     ops: &[(String, i8, Option<String>)],
     validate_only: bool,
 ) -> Result<(), ApiError> {
-    let topic = broker.topic(name).ok_or_else(|| {
-        ApiError::new(
-            ResponseError::UnknownTopicOrPartition,
-            format!("The topic '{name}' does not exist."),
-        )
-    })?;
+    let topic = broker.existing_topic(name)?;
     let mut set = BTreeMap::new();
     let mut delete = Vec::new();
     for (key, op, value) in ops {
@@ -99,7 +93,7 @@ pub(crate) fn handle(
             let base = AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            let outcome = if r.resource_type == RESOURCE_TOPIC {
+            let outcome = topic_resource(r.resource_type).and_then(|()| {
                 let ops: Vec<(String, i8, Option<String>)> = r
                     .configs
                     .iter()
@@ -112,18 +106,9 @@ pub(crate) fn handle(
                     })
                     .collect();
                 alter(broker, &r.resource_name, &ops, req.validate_only)
-            } else {
-                Err(ApiError::new(
-                    ResponseError::InvalidRequest,
-                    "only topic configs can be altered; broker settings come from its config file",
-                ))
-            };
-            match outcome {
-                Ok(()) => base.with_error_code(0),
-                Err(e) => base
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(str_bytes(e.message))),
-            }
+            });
+            let (code, message) = outcome_parts(outcome);
+            base.with_error_code(code).with_error_message(message)
         })
         .collect();
     ctx.respond(

@@ -252,6 +252,27 @@ pub(crate) async fn handle(
     Ok(reply)
 }
 
+/// `(error code, error message)` of an operation's outcome, for per-resource results.
+pub(crate) fn outcome_parts(
+    outcome: Result<(), crate::broker::ApiError>,
+) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (0, None),
+        Err(e) => (e.code.code(), Some(str_bytes(e.message))),
+    }
+}
+
+/// Config changes are accepted for topics only (`resource_type` 2).
+pub(crate) fn topic_resource(resource_type: i8) -> Result<(), crate::broker::ApiError> {
+    if resource_type == 2 {
+        return Ok(());
+    }
+    Err(crate::broker::ApiError::new(
+        kafka_protocol::ResponseError::InvalidRequest,
+        "only topic configs can be altered; broker settings come from its config file",
+    ))
+}
+
 /// Builds a `StrBytes` from an owned string.
 pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())

@@ -174,6 +174,16 @@ impl GroupCoordinator {
         Some(g)
     }
 
+    /// A snapshot of every group handle (the map lock is not held while groups are used).
+    fn all_groups(&self) -> Vec<Arc<tokio::sync::Mutex<Group>>> {
+        self.groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Appends records to `__consumer_offsets` and waits until they are fsynced.
     async fn persist(&self, records: &[StoredRecord]) -> Result<(), String> {
         if records.is_empty() {
@@ -463,13 +473,7 @@ impl GroupCoordinator {
 
     /// `(group id, protocol type, state)` of every group.
     pub(crate) async fn list(&self) -> Vec<(String, String, GroupState)> {
-        let groups: Vec<_> = self
-            .groups
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let groups = self.all_groups();
         let mut out = Vec::with_capacity(groups.len());
         for g in groups {
             let g = g.lock().await;
@@ -495,12 +499,7 @@ impl GroupCoordinator {
         let mut records: Vec<StoredRecord> = g
             .offsets
             .keys()
-            .map(|(t, p)| StoredRecord::Offset {
-                group: group_id.to_string(),
-                topic: t.clone(),
-                partition: *p,
-                value: None,
-            })
+            .map(|(t, p)| StoredRecord::offset_tombstone(group_id, t, *p))
             .collect();
         records.push(StoredRecord::Group {
             group: group_id.to_string(),
@@ -536,12 +535,7 @@ impl GroupCoordinator {
         let records: Vec<StoredRecord> = partitions
             .iter()
             .filter(|k| g.offsets.contains_key(*k))
-            .map(|(t, p)| StoredRecord::Offset {
-                group: group_id.to_string(),
-                topic: t.clone(),
-                partition: *p,
-                value: None,
-            })
+            .map(|(t, p)| StoredRecord::offset_tombstone(group_id, t, *p))
             .collect();
         self.persist(&records).await.map_err(|e| {
             tracing::error!(group = group_id, error = %e, "cannot persist offset deletion");
@@ -555,13 +549,7 @@ impl GroupCoordinator {
 
     /// Periodic work for every group (session expiry, join deadlines).
     pub(crate) async fn tick(&self) {
-        let groups: Vec<_> = self
-            .groups
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let groups = self.all_groups();
         let now = Instant::now();
         for group in groups {
             let mut g = group.lock().await;

@@ -76,6 +76,16 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 impl StoredRecord {
+    /// Deletes a committed offset.
+    pub(crate) fn offset_tombstone(group: &str, topic: &str, partition: i32) -> Self {
+        StoredRecord::Offset {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            partition,
+            value: None,
+        }
+    }
+
     /// The record's key and value bytes.
     pub(crate) fn encode(&self) -> (Vec<u8>, Option<Vec<u8>>) {
         match self {

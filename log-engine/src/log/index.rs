@@ -73,6 +73,13 @@ impl<const N: usize> IndexFile<N> {
     }
 }
 
+fn encode_offset(rel_offset: u32, position: u32) -> [u8; 8] {
+    let mut e = [0u8; 8];
+    e[..4].copy_from_slice(&rel_offset.to_be_bytes());
+    e[4..].copy_from_slice(&position.to_be_bytes());
+    e
+}
+
 /// Offset → file position.
 #[derive(Debug)]
 pub(crate) struct OffsetIndex {
@@ -115,10 +122,7 @@ impl OffsetIndex {
         {
             return Ok(());
         }
-        let mut entry = [0u8; 8];
-        entry[..4].copy_from_slice(&rel_offset.to_be_bytes());
-        entry[4..].copy_from_slice(&position.to_be_bytes());
-        self.file.append(&entry)?;
+        self.file.append(&encode_offset(rel_offset, position))?;
         self.entries.push((rel_offset, position));
         Ok(())
     }
@@ -144,12 +148,7 @@ impl OffsetIndex {
         let raw: Vec<[u8; 8]> = self
             .entries
             .iter()
-            .map(|&(o, p)| {
-                let mut e = [0u8; 8];
-                e[..4].copy_from_slice(&o.to_be_bytes());
-                e[4..].copy_from_slice(&p.to_be_bytes());
-                e
-            })
+            .map(|&(o, p)| encode_offset(o, p))
             .collect();
         self.file.rewrite(raw.into_iter())
     }
