@@ -147,6 +147,13 @@ impl BrokerConfig {
                         .filter(|n| *n >= 1024)
                         .ok_or_else(|| format!("{key} = {v} must be at least 1024"))?;
                 }
+                "log.cleaner.backoff.ms" | "log.retention.check.interval.ms" => {
+                    c.cleaner_interval = u64::try_from(num("milliseconds")?)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(Duration::from_millis)
+                        .ok_or_else(|| format!("{key} = {v} must be positive"))?;
+                }
                 "group.min.session.timeout.ms"
                 | "group.max.session.timeout.ms"
                 | "group.initial.rebalance.delay.ms" => {
@@ -222,6 +229,8 @@ mod tests {
             ("num.partitions", "4"),
             ("log.flush.policy", "interval"),
             ("log.flush.interval.ms", "200"),
+            ("log.cleaner.backoff.ms", "250"),
+            ("group.initial.rebalance.delay.ms", "3000"),
             ("zookeeper.connect", "nowhere:2181"),
         ]))
         .expect("valid");
@@ -234,6 +243,8 @@ mod tests {
             c.default_flush,
             FlushPolicy::Interval(Duration::from_millis(200))
         );
+        assert_eq!(c.cleaner_interval, Duration::from_millis(250));
+        assert_eq!(c.group_initial_rebalance_delay, Duration::from_millis(3000));
         assert_eq!(unknown, ["zookeeper.connect"]);
     }
 
