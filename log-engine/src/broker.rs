@@ -256,10 +256,7 @@ impl Broker {
         }
         let topic_config = TopicConfig::new(configs, &self.config)
             .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
-        let _meta = self
-            .meta_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _meta = self.lock_meta();
         if self.topic(name).is_some() {
             return Err(ApiError::new(
                 ResponseError::TopicAlreadyExists,
@@ -300,10 +297,7 @@ impl Broker {
 
     /// Deletes a topic: it disappears at once; its files are removed in the background.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, ApiError> {
-        let _meta = self
-            .meta_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _meta = self.lock_meta();
         let mut all = self.topics.write().unwrap_or_else(PoisonError::into_inner);
         let Some(topic) = all.remove(name) else {
             return Err(ApiError::new(
@@ -336,6 +330,13 @@ impl Broker {
         Ok(id)
     }
 
+    /// Serializes changes to the topic set and their persistence.
+    fn lock_meta(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.meta_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The topic named `name`, or Kafka's error for a missing topic.
     pub fn existing_topic(&self, name: &str) -> Result<Arc<Topic>, ApiError> {
         self.topic(name).ok_or_else(|| {
@@ -353,10 +354,7 @@ impl Broker {
         count: i32,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let _meta = self
-            .meta_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _meta = self.lock_meta();
         let topic = self.existing_topic(name)?;
         let current = topic.partitions.len() as i32;
         if count <= current {
@@ -401,10 +399,7 @@ impl Broker {
         replace: bool,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let _meta = self
-            .meta_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _meta = self.lock_meta();
         let topic = self.existing_topic(name)?;
         let mut overrides = if replace {
             BTreeMap::new()

@@ -66,6 +66,21 @@ impl<const N: usize> IndexFile<N> {
             .map_err(LogError::io("write index", &self.path))
     }
 
+    /// Keeps the first `keep` of `entries`, in memory and in the file.
+    fn truncate<E: Copy>(
+        &mut self,
+        entries: &mut Vec<E>,
+        keep: usize,
+        encode: impl Fn(E) -> [u8; N],
+    ) -> Result<(), LogError> {
+        if keep >= entries.len() {
+            return Ok(());
+        }
+        entries.truncate(keep);
+        let raw: Vec<[u8; N]> = entries.iter().map(|&e| encode(e)).collect();
+        self.rewrite(raw.into_iter())
+    }
+
     fn sync(&self) -> Result<(), LogError> {
         self.file
             .sync_data()
@@ -141,16 +156,8 @@ impl OffsetIndex {
     /// Drops every entry at or past `position` (the log was truncated there).
     pub(crate) fn truncate_to_position(&mut self, position: u64) -> Result<(), LogError> {
         let keep = self.entries.partition_point(|e| u64::from(e.1) < position);
-        if keep == self.entries.len() {
-            return Ok(());
-        }
-        self.entries.truncate(keep);
-        let raw: Vec<[u8; 8]> = self
-            .entries
-            .iter()
-            .map(|&(o, p)| encode_offset(o, p))
-            .collect();
-        self.file.rewrite(raw.into_iter())
+        self.file
+            .truncate(&mut self.entries, keep, |(o, p)| encode_offset(o, p))
     }
 
     pub(crate) fn clear(&mut self) -> Result<(), LogError> {
@@ -234,16 +241,8 @@ impl TimeIndex {
         let keep = self
             .entries
             .partition_point(|e| u64::from(e.1) < rel_offset);
-        if keep == self.entries.len() {
-            return Ok(());
-        }
-        self.entries.truncate(keep);
-        let raw: Vec<[u8; 12]> = self
-            .entries
-            .iter()
-            .map(|&(t, o)| encode_time(t, o))
-            .collect();
-        self.file.rewrite(raw.into_iter())
+        self.file
+            .truncate(&mut self.entries, keep, |(t, o)| encode_time(t, o))
     }
 
     pub(crate) fn clear(&mut self) -> Result<(), LogError> {
