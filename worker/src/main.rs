@@ -6,6 +6,12 @@ use clap::Parser;
 use culvert::cli::{Cli, run};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc keeps freed large buffers (request frames, fetch responses) mapped for reuse,
+/// where glibc's allocator returned them to the kernel and paid a page fault per 4 KiB on
+/// the next request: that cost 40% of the broker's CPU under a 1 KiB-record produce load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
