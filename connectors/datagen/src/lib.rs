@@ -6,8 +6,8 @@
 //! offset `{"counter":N}` (the last record written), so a restarted task resumes at N + 1.
 
 use culvert_connector_sdk::{
-    Config, ConfigKeyBuilder, ConfigType, Connector, Importance, PluginError, PluginSpec, Position,
-    SourceBatch, SourceBatchBuilder, SourceConnector, SourceTask,
+    Config, ConfigKeyBuilder, ConfigType, Connector, Importance, Plugin, PluginError, PluginSpec,
+    Position, SourceBatch, SourceBatchBuilder, SourceConnector, SourceTask,
 };
 
 const TOPIC: &str = "kafka.topic";
@@ -19,7 +19,7 @@ const DEFAULT_BATCH_SIZE: u32 = 1000;
 /// The connector half.
 pub struct Datagen;
 
-impl Connector for Datagen {
+impl Plugin for Datagen {
     fn spec() -> PluginSpec {
         PluginSpec {
             name: "datagen".to_string(),
@@ -70,7 +70,9 @@ impl Connector for Datagen {
         }
         issues
     }
+}
 
+impl Connector for Datagen {
     fn task_configs(cfg: &Config, max_tasks: u32) -> Result<Vec<Config>, String> {
         Ok((0..max_tasks.max(1))
             .map(|id| cfg.with(TASK_ID, id.to_string()))

@@ -1,22 +1,51 @@
-//! Validated, zero-copy views of the columnar batches plugins return.
+//! Validated, zero-copy views of the columnar batches plugins return, and the builder for
+//! the batches the host hands to plugins.
 //!
 //! A plugin is untrusted: every length, offset and index in a batch is checked once, when the
 //! batch arrives, so that reading records afterwards cannot fail or panic.
 
+use crate::bindings::culvert::connector::types::RecordBatch;
 use crate::bindings::exports::culvert::connector::source::SourceBatch;
 use crate::source::Position;
 
-/// A source batch that passed validation.
+/// Records with their topics, validated: the common part of every batch.
+#[derive(Debug)]
+pub struct Records {
+    batch: RecordBatch,
+    topics: Vec<String>,
+    topic_index: Vec<u16>,
+}
+
+impl Default for Records {
+    fn default() -> Self {
+        Self {
+            batch: RecordBatch {
+                keys: Vec::new(),
+                key_ends: Vec::new(),
+                values: Vec::new(),
+                value_ends: Vec::new(),
+                null_flags: Vec::new(),
+                headers: Vec::new(),
+                header_ends: Vec::new(),
+                timestamps_ms: Vec::new(),
+            },
+            topics: Vec::new(),
+            topic_index: Vec::new(),
+        }
+    }
+}
+
+/// A source batch that passed validation: records plus committable positions.
 #[derive(Debug)]
 pub struct SourceRecords {
-    batch: SourceBatch,
+    records: Records,
     checkpoints: Vec<(usize, Position)>,
 }
 
-/// One record of a [`SourceRecords`] batch.
+/// One record of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceRecord<'a> {
-    /// Target topic.
+pub struct Record<'a> {
+    /// The record's topic (target topic for source records).
     pub topic: &'a str,
     /// `None` is a null key.
     pub key: Option<&'a [u8]>,
@@ -26,6 +55,9 @@ pub struct SourceRecord<'a> {
     pub timestamp_ms: Option<i64>,
     header_block: &'a [u8],
 }
+
+/// One record of a [`SourceRecords`] batch.
+pub type SourceRecord<'a> = Record<'a>;
 
 /// One record header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,11 +128,15 @@ fn walk_headers<'a>(mut block: &'a [u8], mut f: impl FnMut(Header<'a>)) -> Resul
     Ok(())
 }
 
-impl SourceRecords {
-    /// Validates a batch as the plugin returned it.
-    pub(crate) fn new(batch: SourceBatch) -> Result<Self, String> {
-        let r = &batch.records;
-        let n = batch.topic_index.len();
+impl Records {
+    /// Validates the record columns and topics of a batch a plugin returned.
+    pub(crate) fn validate(
+        batch: RecordBatch,
+        topics: Vec<String>,
+        topic_index: Vec<u16>,
+    ) -> Result<Self, String> {
+        let r = &batch;
+        let n = topic_index.len();
         check_ends("key", &r.key_ends, n, r.keys.len())?;
         check_ends("value", &r.value_ends, n, r.values.len())?;
         check_ends("header", &r.header_ends, n, r.headers.len())?;
@@ -116,15 +152,15 @@ impl SourceRecords {
                 r.timestamps_ms.len()
             ));
         }
-        if let Some(t) = batch.topics.iter().position(|t| t.is_empty()) {
+        if let Some(t) = topics.iter().position(|t| t.is_empty()) {
             return Err(format!("topic {t} of the batch is an empty string"));
         }
-        for i in 0..n {
-            let topic = batch.topic_index[i] as usize;
-            if topic >= batch.topics.len() {
+        for (i, topic) in topic_index.iter().enumerate() {
+            let topic = *topic as usize;
+            if topic >= topics.len() {
                 return Err(format!(
                     "record {i} targets topic index {topic} but the batch names {} topics",
-                    batch.topics.len()
+                    topics.len()
                 ));
             }
             let flags = r.null_flags[i];
@@ -137,10 +173,65 @@ impl SourceRecords {
             walk_headers(slice_at(&r.headers, &r.header_ends, i), |_| {})
                 .map_err(|e| format!("record {i}: {e}"))?;
         }
+        Ok(Self {
+            batch,
+            topics,
+            topic_index,
+        })
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.topic_index.len()
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `i`, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<Record<'_>> {
+        if i >= self.len() {
+            return None;
+        }
+        let r = &self.batch;
+        let flags = r.null_flags[i];
+        let ts = r.timestamps_ms[i];
+        Some(Record {
+            topic: &self.topics[self.topic_index[i] as usize],
+            key: (flags & 1 == 0).then(|| slice_at(&r.keys, &r.key_ends, i)),
+            value: (flags & 2 == 0).then(|| slice_at(&r.values, &r.value_ends, i)),
+            timestamp_ms: (ts >= 0).then_some(ts),
+            header_block: slice_at(&r.headers, &r.header_ends, i),
+        })
+    }
+
+    /// The records in order.
+    pub fn iter(&self) -> impl Iterator<Item = Record<'_>> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// Bytes of keys, values and headers.
+    pub fn byte_size(&self) -> usize {
+        let r = &self.batch;
+        r.keys.len() + r.values.len() + r.headers.len()
+    }
+
+    pub(crate) fn into_parts(self) -> (RecordBatch, Vec<String>, Vec<u16>) {
+        (self.batch, self.topics, self.topic_index)
+    }
+}
+
+impl SourceRecords {
+    /// Validates a batch as the plugin returned it.
+    pub(crate) fn new(batch: SourceBatch) -> Result<Self, String> {
+        let records = Records::validate(batch.records, batch.topics, batch.topic_index)?;
+        let n = records.len();
         let mut checkpoints = Vec::with_capacity(batch.checkpoints.len());
         let mut prev = 0usize;
-        for (upto, pos) in &batch.checkpoints {
-            let upto = *upto as usize;
+        for (upto, pos) in batch.checkpoints {
+            let upto = upto as usize;
             if upto > n || upto < prev {
                 return Err(format!(
                     "checkpoint at record count {upto} is out of order or beyond the {n} records"
@@ -150,44 +241,45 @@ impl SourceRecords {
             checkpoints.push((
                 upto,
                 Position {
-                    partition: pos.partition.clone(),
-                    offset: pos.offset.clone(),
+                    partition: pos.partition,
+                    offset: pos.offset,
                 },
             ));
         }
-        Ok(Self { batch, checkpoints })
+        Ok(Self {
+            records,
+            checkpoints,
+        })
+    }
+
+    /// The records.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// Takes the records (e.g. to hand them to a transform).
+    pub fn into_records(self) -> Records {
+        self.records
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.batch.topic_index.len()
+        self.records.len()
     }
 
     /// Whether the batch holds no record (it may still carry checkpoints).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.records.is_empty()
     }
 
     /// Record `i`, or `None` past the end.
-    pub fn get(&self, i: usize) -> Option<SourceRecord<'_>> {
-        if i >= self.len() {
-            return None;
-        }
-        let r = &self.batch.records;
-        let flags = r.null_flags[i];
-        let ts = r.timestamps_ms[i];
-        Some(SourceRecord {
-            topic: &self.batch.topics[self.batch.topic_index[i] as usize],
-            key: (flags & 1 == 0).then(|| slice_at(&r.keys, &r.key_ends, i)),
-            value: (flags & 2 == 0).then(|| slice_at(&r.values, &r.value_ends, i)),
-            timestamp_ms: (ts >= 0).then_some(ts),
-            header_block: slice_at(&r.headers, &r.header_ends, i),
-        })
+    pub fn get(&self, i: usize) -> Option<Record<'_>> {
+        self.records.get(i)
     }
 
     /// The records in order.
-    pub fn iter(&self) -> impl Iterator<Item = SourceRecord<'_>> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
+    pub fn iter(&self) -> impl Iterator<Item = Record<'_>> + '_ {
+        self.records.iter()
     }
 
     /// `(n, position)`: `position` is committable once the first `n` records are durable.
@@ -197,12 +289,108 @@ impl SourceRecords {
 
     /// Bytes of keys, values and headers.
     pub fn byte_size(&self) -> usize {
-        let r = &self.batch.records;
-        r.keys.len() + r.values.len() + r.headers.len()
+        self.records.byte_size()
     }
 }
 
-impl<'a> SourceRecord<'a> {
+/// Builds a batch for a plugin (sink `put`, transform `apply`) record by record.
+#[derive(Debug, Default)]
+pub struct RecordsBuilder {
+    records: Records,
+}
+
+/// Limits of the columnar encoding, checked before anything is appended.
+fn end_offset(len: usize, what: &str) -> Result<u32, String> {
+    u32::try_from(len).map_err(|_| format!("a batch may hold at most 4 GiB of {what}"))
+}
+
+impl RecordsBuilder {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of records pushed so far.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Appends a record. Fails (changing nothing) past 4 GiB of keys, values or headers,
+    /// 65 536 topics, or a header value over 2 GiB.
+    pub fn push(&mut self, record: &Record<'_>, headers: &[Header<'_>]) -> Result<(), String> {
+        let r = &mut self.records;
+        let known = r.topics.iter().position(|t| t == record.topic);
+        let topic_idx = u16::try_from(known.unwrap_or(r.topics.len()))
+            .map_err(|_| "a batch may hold at most 65536 distinct topics".to_string())?;
+        let mut header_bytes = 0usize;
+        for h in headers {
+            if h.value.is_some_and(|v| i32::try_from(v.len()).is_err()) {
+                return Err(format!("header {} is larger than 2 GiB", h.name));
+            }
+            header_bytes += 8 + h.name.len() + h.value.map_or(0, <[u8]>::len);
+        }
+        let b = &mut r.batch;
+        let key_end = end_offset(b.keys.len() + record.key.map_or(0, <[u8]>::len), "keys")?;
+        let value_end = end_offset(
+            b.values.len() + record.value.map_or(0, <[u8]>::len),
+            "values",
+        )?;
+        let header_end = end_offset(b.headers.len() + header_bytes, "headers")?;
+        for h in headers {
+            b.headers
+                .extend_from_slice(&(h.name.len() as u32).to_le_bytes());
+            b.headers.extend_from_slice(h.name.as_bytes());
+            match h.value {
+                Some(v) => {
+                    b.headers.extend_from_slice(&(v.len() as i32).to_le_bytes());
+                    b.headers.extend_from_slice(v);
+                }
+                None => b.headers.extend_from_slice(&(-1i32).to_le_bytes()),
+            }
+        }
+        b.keys.extend_from_slice(record.key.unwrap_or_default());
+        b.values.extend_from_slice(record.value.unwrap_or_default());
+        b.key_ends.push(key_end);
+        b.value_ends.push(value_end);
+        b.header_ends.push(header_end);
+        b.null_flags
+            .push(u8::from(record.key.is_none()) | (u8::from(record.value.is_none()) << 1));
+        b.timestamps_ms.push(record.timestamp_ms.unwrap_or(-1));
+        if known.is_none() {
+            r.topics.push(record.topic.to_string());
+        }
+        r.topic_index.push(topic_idx);
+        Ok(())
+    }
+
+    /// The finished batch.
+    pub fn build(self) -> Records {
+        self.records
+    }
+}
+
+impl<'a> Record<'a> {
+    /// A record without headers (add them through [`RecordsBuilder::push`]).
+    pub fn new(
+        topic: &'a str,
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+        timestamp_ms: Option<i64>,
+    ) -> Self {
+        Self {
+            topic,
+            key,
+            value,
+            timestamp_ms,
+            header_block: &[],
+        }
+    }
+
     /// The record's headers, in order.
     pub fn headers(&self) -> Vec<Header<'a>> {
         let mut out = Vec::new();
@@ -215,7 +403,6 @@ impl<'a> SourceRecord<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::culvert::connector::types::RecordBatch;
     use crate::bindings::exports::culvert::connector::source::Position as WitPosition;
 
     fn header_block(headers: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
@@ -289,6 +476,24 @@ mod tests {
         );
         assert!(batch.get(2).is_none());
         assert_eq!(batch.checkpoints()[0].0, 2);
+    }
+
+    #[test]
+    fn the_builder_round_trips_records_and_headers() {
+        let source = SourceRecords::new(good()).expect("valid");
+        let mut builder = RecordsBuilder::new();
+        for r in source.iter() {
+            builder.push(&r, &r.headers()).expect("push");
+        }
+        let built = builder.build();
+        assert_eq!(built.len(), 2);
+        for (a, b) in source.iter().zip(built.iter()) {
+            assert_eq!(a, b);
+            assert_eq!(a.headers(), b.headers());
+        }
+        let (batch, topics, index) = built.into_parts();
+        let again = Records::validate(batch, topics, index).expect("a built batch is valid");
+        assert_eq!(again.len(), 2);
     }
 
     fn rejected(mutate: impl FnOnce(&mut SourceBatch)) -> String {

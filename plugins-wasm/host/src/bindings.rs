@@ -1,4 +1,7 @@
-//! Host bindings generated from `plugins-wasm/wit` (package `culvert:connector@0.1.0`).
+//! Host bindings generated from `plugins-wasm/wit` (package `culvert:connector@0.1.0`), one
+//! per world. The `source-connector` world is generated at this module's root, with the
+//! shared interfaces (`types`, `logging`); `sink` and `transform` reuse those.
+//!
 //! Imports are async host functions; exports are called with `call_*().await` so a guest
 //! never blocks a tokio worker thread while the host awaits I/O for it.
 
@@ -10,3 +13,31 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
 });
+
+pub mod sink {
+    //! The `sink-connector` world.
+    wasmtime::component::bindgen!({
+        world: "sink-connector",
+        path: "../wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "culvert:connector/types": crate::bindings::culvert::connector::types,
+            "culvert:connector/logging": crate::bindings::culvert::connector::logging,
+        },
+    });
+}
+
+pub mod transform {
+    //! The `transform` world.
+    wasmtime::component::bindgen!({
+        world: "transform",
+        path: "../wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "culvert:connector/types": crate::bindings::culvert::connector::types,
+            "culvert:connector/logging": crate::bindings::culvert::connector::logging,
+        },
+    });
+}

@@ -1,6 +1,7 @@
 //! The wasmtime engine and linker shared by every plugin of a worker.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
@@ -20,6 +21,9 @@ pub struct PluginLimits {
     pub max_tables: usize,
     /// Most linear memories per store.
     pub max_memories: usize,
+    /// Longest wall-clock time one call into a plugin may take before it is interrupted
+    /// (checked every 10 ms while guest code runs).
+    pub call_timeout: Duration,
 }
 
 impl Default for PluginLimits {
@@ -29,6 +33,7 @@ impl Default for PluginLimits {
             max_instances: 64,
             max_tables: 64,
             max_memories: 16,
+            call_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -55,17 +60,21 @@ impl std::fmt::Debug for PluginEngine {
 }
 
 impl PluginEngine {
-    /// Builds the engine: Cranelift, component model, async host calls; WASIp3 concurrency
-    /// is off, which makes every boundary crossing several times cheaper.
+    /// Builds the engine: Cranelift, component model, async host calls, epoch interruption
+    /// (call deadlines and yields; a thread advances the epoch every 10 ms). WASIp3
+    /// concurrency is off, which makes every boundary crossing several times cheaper.
     pub fn new(limits: PluginLimits) -> Result<Self, HostError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.concurrency_support(false);
+        config.epoch_interruption(true);
         config.max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(|e| HostError::Engine(describe(&e)))?;
+        crate::sandbox::start_ticker(&engine);
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| HostError::Engine(describe(&e)))?;
+        // The three worlds import the same interfaces; adding the source world's adds all.
         SourceConnector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(describe(&e)))?;
         Ok(Self {

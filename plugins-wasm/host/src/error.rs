@@ -12,6 +12,16 @@ pub enum HostError {
     /// The component does not export one of the `culvert:connector` worlds.
     #[error("plugin {origin}: {reason}")]
     UnsupportedComponent { origin: String, reason: String },
+    /// The component imports something plugins are not granted (e.g. raw sockets).
+    #[error("plugin {origin}: refused: {reason}")]
+    Denied { origin: String, reason: String },
+    /// The plugin was used as a kind it is not (e.g. a transform as a source).
+    #[error("plugin {plugin} is a {actual} plugin, not a {wanted}")]
+    WrongKind {
+        plugin: String,
+        wanted: &'static str,
+        actual: &'static str,
+    },
     /// The component needs imports the host does not provide or grant.
     #[error("plugin {origin}: cannot be linked: {reason}")]
     Link { origin: String, reason: String },

@@ -1,9 +1,12 @@
-//! The Culvert plugin host: loads connector components with wasmtime and runs them.
+//! The Culvert plugin host: loads connector and transform components with wasmtime and runs
+//! them in a sandbox.
 //!
 //! - [`PluginEngine`] owns the wasmtime engine and the linker with every host capability.
 //! - [`Plugin`] is one loaded, compiled and inspected component (name, version, kind).
-//! - [`SourceTaskInstance`] runs one source task in its own store.
-//! - [`SourceRecords`] is a validated view of a batch a source task returned.
+//! - [`SourceTaskInstance`], [`SinkTaskInstance`] and [`TransformInstance`] run one task or
+//!   transform each, in its own store with memory limits and a per-call deadline.
+//! - [`Records`] is a validated batch; [`SourceRecords`] adds a source's positions;
+//!   [`RecordsBuilder`] and [`SinkBatchBuilder`] build batches for plugins.
 //!
 //! The host knows components, capabilities and batches; it knows nothing of topics storage,
 //! offsets storage or REST (see ARCHITECTURE.md).
@@ -12,13 +15,22 @@ mod batch;
 mod bindings;
 mod engine;
 mod error;
+mod instance;
 mod logging;
 mod plugin;
+mod sandbox;
+mod sink;
 mod source;
 mod state;
+mod transform;
 
-pub use batch::{Header, SourceRecord, SourceRecords};
+pub use batch::{Header, Record, Records, RecordsBuilder, SourceRecord, SourceRecords};
 pub use engine::{PluginEngine, PluginLimits};
 pub use error::HostError;
+pub use instance::TaskError;
 pub use plugin::{ConfigKeySpec, Plugin, PluginKind, PluginSpec};
-pub use source::{Position, SourceTaskInstance, TaskError};
+pub use sink::{
+    PartitionOffset, RecordFailure, SinkBatch, SinkBatchBuilder, SinkTaskInstance, TopicPartition,
+};
+pub use source::{Position, SourceTaskInstance};
+pub use transform::{TransformInstance, TransformOutput};

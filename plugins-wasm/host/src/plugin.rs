@@ -1,5 +1,5 @@
-//! Loading a component: compile it, work out which world it implements, link it against the
-//! host's capabilities, and ask it for its spec.
+//! Loading a component: compile it, check its imports against the sandbox, work out which
+//! world it implements, link it, and ask it for its spec.
 
 use std::sync::Arc;
 
@@ -7,6 +7,8 @@ use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::bindings::culvert::connector::types as wit;
+use crate::bindings::sink::{SinkConnector, SinkConnectorPre};
+use crate::bindings::transform::{Transform, TransformPre};
 use crate::bindings::{SourceConnector, SourceConnectorPre};
 use crate::engine::PluginEngine;
 use crate::error::{HostError, describe};
@@ -17,13 +19,19 @@ use crate::state::{LogContext, StoreState};
 pub enum PluginKind {
     /// `source-connector`: produces records into topics.
     Source,
+    /// `sink-connector`: writes records from topics somewhere.
+    Sink,
+    /// `transform`: a single-message transform.
+    Transform,
 }
 
 impl PluginKind {
-    /// The name Kafka Connect's REST API uses (`"source"`).
+    /// The name Kafka Connect's REST API uses (`"source"`, `"sink"`, `"transformation"`).
     pub fn as_str(self) -> &'static str {
         match self {
             PluginKind::Source => "source",
+            PluginKind::Sink => "sink",
+            PluginKind::Transform => "transformation",
         }
     }
 }
@@ -62,12 +70,26 @@ pub struct Plugin {
     inner: Arc<Inner>,
 }
 
+/// A linked component, ready to instantiate, per world.
+enum Pre {
+    Source(SourceConnectorPre<StoreState>),
+    Sink(SinkConnectorPre<StoreState>),
+    Transform(TransformPre<StoreState>),
+}
+
+/// One instance of a plugin, per world.
+pub(crate) enum Instance {
+    Source(SourceConnector),
+    Sink(SinkConnector),
+    Transform(Transform),
+}
+
 struct Inner {
     origin: String,
     kind: PluginKind,
     spec: PluginSpec,
     engine: PluginEngine,
-    pre: SourceConnectorPre<StoreState>,
+    pre: Pre,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -83,6 +105,54 @@ impl std::fmt::Debug for Plugin {
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 const SOURCE_EXPORT: &str = "culvert:connector/source@";
+const SINK_EXPORT: &str = "culvert:connector/sink@";
+const TRANSFORM_EXPORT: &str = "culvert:connector/transformation@";
+
+impl Pre {
+    fn new(
+        kind: PluginKind,
+        pre: wasmtime::component::InstancePre<StoreState>,
+    ) -> wasmtime::Result<Self> {
+        Ok(match kind {
+            PluginKind::Source => Pre::Source(SourceConnectorPre::new(pre)?),
+            PluginKind::Sink => Pre::Sink(SinkConnectorPre::new(pre)?),
+            PluginKind::Transform => Pre::Transform(TransformPre::new(pre)?),
+        })
+    }
+
+    async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::Source(p) => Instance::Source(p.instantiate_async(store).await?),
+            Pre::Sink(p) => Instance::Sink(p.instantiate_async(store).await?),
+            Pre::Transform(p) => Instance::Transform(p.instantiate_async(store).await?),
+        })
+    }
+}
+
+impl Instance {
+    async fn spec(&self, store: &mut Store<StoreState>) -> wasmtime::Result<wit::PluginSpec> {
+        match self {
+            Instance::Source(i) => i.call_spec(store).await,
+            Instance::Sink(i) => i.call_spec(store).await,
+            Instance::Transform(i) => i.call_spec(store).await,
+        }
+    }
+
+    async fn validate(
+        &self,
+        store: &mut Store<StoreState>,
+        cfg: &[(String, String)],
+    ) -> wasmtime::Result<Vec<wit::ConfigIssue>> {
+        let cfg = cfg.to_vec();
+        match self {
+            Instance::Source(i) => i.call_validate(store, &cfg).await,
+            Instance::Sink(i) => i.call_validate(store, &cfg).await,
+            Instance::Transform(i) => i.call_validate(store, &cfg).await,
+        }
+    }
+}
+
+type Configs = Vec<Vec<(String, String)>>;
 
 impl Plugin {
     /// Compiles `bytes` and loads the component. `origin` names where the bytes came from
@@ -115,6 +185,12 @@ impl Plugin {
                 origin: origin.to_string(),
                 reason,
             })?;
+        crate::sandbox::check_imports(engine.engine(), &component).map_err(|reason| {
+            HostError::Denied {
+                origin: origin.to_string(),
+                reason,
+            }
+        })?;
         let link_err = |e: wasmtime::Error| HostError::Link {
             origin: origin.to_string(),
             reason: describe(&e),
@@ -123,10 +199,11 @@ impl Plugin {
             .linker()
             .instantiate_pre(&component)
             .map_err(link_err)?;
-        let pre = SourceConnectorPre::new(pre).map_err(|e| HostError::UnsupportedComponent {
+        let pre = Pre::new(kind, pre).map_err(|e| HostError::UnsupportedComponent {
             origin: origin.to_string(),
             reason: format!(
-                "exports do not match the source-connector world: {}",
+                "exports do not match the {} world: {}",
+                kind.as_str(),
                 describe(&e)
             ),
         })?;
@@ -164,16 +241,17 @@ impl Plugin {
         &self.inner.spec
     }
 
-    /// Checks a connector configuration; returns `(key, message)` for every problem.
+    /// Checks a connector (or transform) configuration; returns `(key, message)` for every
+    /// problem.
     pub async fn validate(
         &self,
         connector: &str,
         config: &[(String, String)],
     ) -> Result<Vec<(String, String)>, HostError> {
         let (mut store, instance) = self.instantiate(connector, None, "validate").await?;
+        store.data_mut().begin_call("validate");
         let issues = instance
-            .culvert_connector_connector()
-            .call_validate(&mut store, &config.to_vec())
+            .validate(&mut store, config)
             .await
             .map_err(|e| self.trap("validate", &e))?;
         Ok(issues.into_iter().map(|i| (i.key, i.message)).collect())
@@ -186,13 +264,16 @@ impl Plugin {
         connector: &str,
         config: &[(String, String)],
         max_tasks: u32,
-    ) -> Result<Result<Vec<Vec<(String, String)>>, String>, HostError> {
+    ) -> Result<Result<Configs, String>, HostError> {
         let (mut store, instance) = self.instantiate(connector, None, "task-configs").await?;
-        let configs = instance
-            .culvert_connector_connector()
-            .call_task_configs(&mut store, &config.to_vec(), max_tasks)
-            .await
-            .map_err(|e| self.trap("task-configs", &e))?;
+        store.data_mut().begin_call("task-configs");
+        let config = config.to_vec();
+        let configs = match &instance {
+            Instance::Source(i) => i.call_task_configs(&mut store, &config, max_tasks).await,
+            Instance::Sink(i) => i.call_task_configs(&mut store, &config, max_tasks).await,
+            Instance::Transform(_) => return Err(self.wrong_kind("connector")),
+        }
+        .map_err(|e| self.trap("task-configs", &e))?;
         if let Ok(list) = &configs
             && list.len() > max_tasks.max(1) as usize
         {
@@ -214,19 +295,21 @@ impl Plugin {
         connector: &str,
         task: Option<u32>,
         call: &'static str,
-    ) -> Result<(Store<StoreState>, SourceConnector), HostError> {
+    ) -> Result<(Store<StoreState>, Instance), HostError> {
         let log = LogContext {
             plugin: self.inner.spec.name.clone(),
             connector: connector.to_string(),
             task,
         };
         let mut store = new_store(&self.inner.engine, log);
+        store.data_mut().begin_call(call);
         let instance = self
             .inner
             .pre
-            .instantiate_async(&mut store)
+            .instantiate(&mut store)
             .await
             .map_err(|e| self.trap(call, &e))?;
+        store.data_mut().end_call();
         Ok((store, instance))
     }
 
@@ -238,6 +321,15 @@ impl Plugin {
         }
     }
 
+    /// The error for using this plugin as a kind it is not.
+    pub(crate) fn wrong_kind(&self, wanted: &'static str) -> HostError {
+        HostError::WrongKind {
+            plugin: self.inner.spec.name.clone(),
+            wanted,
+            actual: self.inner.kind.as_str(),
+        }
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.inner.spec.name
     }
@@ -246,6 +338,8 @@ impl Plugin {
 fn new_store(engine: &PluginEngine, log: LogContext) -> Store<StoreState> {
     let mut store = Store::new(engine.engine(), StoreState::new(engine.limits(), log));
     store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(crate::sandbox::on_epoch);
     store
 }
 
@@ -255,19 +349,32 @@ fn detect_kind(engine: &PluginEngine, component: &Component) -> Result<PluginKin
         .exports(engine.engine())
         .map(|(name, _)| name.to_string())
         .collect();
-    if exports.iter().any(|n| n.starts_with(SOURCE_EXPORT)) {
-        return Ok(PluginKind::Source);
+    let has = |prefix: &str| exports.iter().any(|n| n.starts_with(prefix));
+    let kinds = [
+        (has(SOURCE_EXPORT), PluginKind::Source),
+        (has(SINK_EXPORT), PluginKind::Sink),
+        (has(TRANSFORM_EXPORT), PluginKind::Transform),
+    ];
+    let mut found = kinds
+        .iter()
+        .filter(|(present, _)| *present)
+        .map(|(_, k)| *k);
+    match (found.next(), found.next()) {
+        (Some(kind), None) => Ok(kind),
+        (Some(a), Some(b)) => Err(format!(
+            "exports both the {a} and the {b} interfaces; a plugin implements one world"
+        )),
+        (None, _) => Err(format!(
+            "exports none of the culvert:connector@0.1 worlds this host runs (source-connector, \
+             sink-connector, transform); it exports [{}]",
+            exports.join(", ")
+        )),
     }
-    Err(format!(
-        "exports none of the culvert:connector@0.1 worlds this host runs (source-connector); \
-         it exports [{}]",
-        exports.join(", ")
-    ))
 }
 
 async fn query_spec(
     engine: &PluginEngine,
-    pre: &SourceConnectorPre<StoreState>,
+    pre: &Pre,
     origin: &str,
 ) -> Result<PluginSpec, HostError> {
     let log = LogContext {
@@ -276,17 +383,14 @@ async fn query_spec(
         task: None,
     };
     let mut store = new_store(engine, log);
+    store.data_mut().begin_call("spec");
     let trap = |e: wasmtime::Error| HostError::Trap {
         plugin: origin.to_string(),
         call: "spec",
         reason: describe(&e),
     };
-    let instance = pre.instantiate_async(&mut store).await.map_err(trap)?;
-    let spec = instance
-        .culvert_connector_connector()
-        .call_spec(&mut store)
-        .await
-        .map_err(trap)?;
+    let instance = pre.instantiate(&mut store).await.map_err(trap)?;
+    let spec = instance.spec(&mut store).await.map_err(trap)?;
     Ok(PluginSpec {
         name: spec.name,
         version: spec.version,

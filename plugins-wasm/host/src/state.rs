@@ -1,10 +1,13 @@
 //! Per-store state: what one plugin instance (one task, or one connector call) may touch.
 
+use std::time::Duration;
+
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine::PluginLimits;
+use crate::sandbox::CallDeadline;
 
 /// Who is running in a store; attached to every log line the plugin writes.
 #[derive(Debug, Clone)]
@@ -21,6 +24,8 @@ pub(crate) struct StoreState {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) log: LogContext,
+    pub(crate) deadline: CallDeadline,
+    pub(crate) call_timeout: Duration,
 }
 
 impl std::fmt::Debug for StoreState {
@@ -46,7 +51,20 @@ impl StoreState {
                 .trap_on_grow_failure(true)
                 .build(),
             log,
+            deadline: CallDeadline::default(),
+            call_timeout: limits.call_timeout,
         }
+    }
+
+    /// Arms the deadline for guest call `call`.
+    pub(crate) fn begin_call(&mut self, call: &'static str) {
+        let timeout = self.call_timeout;
+        self.deadline.begin(call, timeout);
+    }
+
+    /// Disarms the deadline once a call returned.
+    pub(crate) fn end_call(&mut self) {
+        self.deadline.end();
     }
 }
 

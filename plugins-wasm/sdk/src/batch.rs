@@ -1,25 +1,15 @@
-//! Building the columnar batches a source task returns from `poll`.
+//! Building the columnar batches a plugin returns: [`SourceBatchBuilder`] for `poll`,
+//! [`TransformBatchBuilder`] for `apply`.
 
-use crate::bindings::culvert::connector::types::RecordBatch;
-use crate::{Position, SourceBatch};
+use crate::bindings::source::culvert::connector::types::RecordBatch;
+use crate::{Position, SourceBatch, TransformBatch};
 
 /// A header value: bytes, or null.
 pub type HeaderValue<'a> = Option<&'a [u8]>;
 
-/// Accumulates records into one [`SourceBatch`].
-///
-/// Records are appended with [`push`](Self::push); positions become committable with
-/// [`checkpoint`](Self::checkpoint), which covers every record pushed so far.
+/// The record columns plus the per-record topic index, shared by both builders.
 #[derive(Debug, Default)]
-pub struct SourceBatchBuilder {
-    batch: RecordBatchParts,
-    topics: Vec<String>,
-    topic_index: Vec<u16>,
-    checkpoints: Vec<(u32, Position)>,
-}
-
-#[derive(Debug, Default)]
-struct RecordBatchParts {
+struct Columns {
     keys: Vec<u8>,
     key_ends: Vec<u32>,
     values: Vec<u8>,
@@ -28,12 +18,106 @@ struct RecordBatchParts {
     headers: Vec<u8>,
     header_ends: Vec<u32>,
     timestamps_ms: Vec<i64>,
+    topics: Vec<String>,
+    topic_index: Vec<u16>,
 }
 
 /// Buffers are addressed with u32 offsets; a batch larger than that is refused.
 fn end_offset(len: usize) -> Result<u32, String> {
     u32::try_from(len)
         .map_err(|_| "a batch may hold at most 4 GiB of keys, values or headers".to_string())
+}
+
+impl Columns {
+    fn len(&self) -> usize {
+        self.topic_index.len()
+    }
+
+    fn byte_size(&self) -> usize {
+        self.keys.len() + self.values.len() + self.headers.len()
+    }
+
+    /// Appends one record; checks every limit first so a refused record changes nothing.
+    fn push(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, HeaderValue<'_>)],
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), String> {
+        let known_topic = self.topics.iter().position(|t| t == topic);
+        let topic_idx = u16::try_from(known_topic.unwrap_or(self.topics.len()))
+            .map_err(|_| "a batch may target at most 65536 distinct topics".to_string())?;
+        let mut header_bytes = 0usize;
+        for (name, val) in headers {
+            let val_len = val.map_or(0, <[u8]>::len);
+            if i32::try_from(val_len).is_err() {
+                return Err(format!("header {name} is larger than 2 GiB"));
+            }
+            header_bytes += 8 + name.len() + val_len;
+        }
+        let ends = (
+            end_offset(self.keys.len() + key.map_or(0, <[u8]>::len))?,
+            end_offset(self.values.len() + value.map_or(0, <[u8]>::len))?,
+            end_offset(self.headers.len() + header_bytes)?,
+        );
+        for (name, val) in headers {
+            // Both lengths fit: the whole block's size was checked against u32 and each
+            // value's against i32 above.
+            self.headers
+                .extend_from_slice(&(name.len() as u32).to_le_bytes());
+            self.headers.extend_from_slice(name.as_bytes());
+            match val {
+                Some(v) => {
+                    self.headers
+                        .extend_from_slice(&(v.len() as i32).to_le_bytes());
+                    self.headers.extend_from_slice(v);
+                }
+                None => self.headers.extend_from_slice(&(-1i32).to_le_bytes()),
+            }
+        }
+        self.keys.extend_from_slice(key.unwrap_or_default());
+        self.values.extend_from_slice(value.unwrap_or_default());
+        self.key_ends.push(ends.0);
+        self.value_ends.push(ends.1);
+        self.header_ends.push(ends.2);
+        self.null_flags
+            .push(u8::from(key.is_none()) | (u8::from(value.is_none()) << 1));
+        self.timestamps_ms.push(timestamp_ms.unwrap_or(-1));
+        if known_topic.is_none() {
+            self.topics.push(topic.to_string());
+        }
+        self.topic_index.push(topic_idx);
+        Ok(())
+    }
+
+    fn build(self) -> (RecordBatch, Vec<String>, Vec<u16>) {
+        (
+            RecordBatch {
+                keys: self.keys,
+                key_ends: self.key_ends,
+                values: self.values,
+                value_ends: self.value_ends,
+                null_flags: self.null_flags,
+                headers: self.headers,
+                header_ends: self.header_ends,
+                timestamps_ms: self.timestamps_ms,
+            },
+            self.topics,
+            self.topic_index,
+        )
+    }
+}
+
+/// Accumulates records into one [`SourceBatch`].
+///
+/// Records are appended with [`push`](Self::push); positions become committable with
+/// [`checkpoint`](Self::checkpoint), which covers every record pushed so far.
+#[derive(Debug, Default)]
+pub struct SourceBatchBuilder {
+    columns: Columns,
+    checkpoints: Vec<(u32, Position)>,
 }
 
 impl SourceBatchBuilder {
@@ -44,17 +128,17 @@ impl SourceBatchBuilder {
 
     /// Number of records pushed so far.
     pub fn len(&self) -> usize {
-        self.topic_index.len()
+        self.columns.len()
     }
 
     /// Whether no record was pushed.
     pub fn is_empty(&self) -> bool {
-        self.topic_index.is_empty()
+        self.columns.len() == 0
     }
 
     /// Bytes of keys, values and headers pushed so far.
     pub fn byte_size(&self) -> usize {
-        self.batch.keys.len() + self.batch.values.len() + self.batch.headers.len()
+        self.columns.byte_size()
     }
 
     /// Appends a record for `topic`. `None` key or value means null; `timestamp_ms` of `None`
@@ -69,52 +153,7 @@ impl SourceBatchBuilder {
         headers: &[(&str, HeaderValue<'_>)],
         timestamp_ms: Option<i64>,
     ) -> Result<(), String> {
-        // Check every limit before changing anything, so a refused record leaves the batch
-        // as it was.
-        let known_topic = self.topics.iter().position(|t| t == topic);
-        let topic_idx = u16::try_from(known_topic.unwrap_or(self.topics.len()))
-            .map_err(|_| "a batch may target at most 65536 distinct topics".to_string())?;
-        let mut header_bytes = 0usize;
-        for (name, val) in headers {
-            let val_len = val.map_or(0, <[u8]>::len);
-            if i32::try_from(val_len).is_err() {
-                return Err(format!("header {name} is larger than 2 GiB"));
-            }
-            header_bytes += 8 + name.len() + val_len;
-        }
-        let b = &mut self.batch;
-        let ends = (
-            end_offset(b.keys.len() + key.map_or(0, <[u8]>::len))?,
-            end_offset(b.values.len() + value.map_or(0, <[u8]>::len))?,
-            end_offset(b.headers.len() + header_bytes)?,
-        );
-        for (name, val) in headers {
-            // Both lengths fit: the whole block's size was checked against u32 and each
-            // value's against i32 above.
-            b.headers
-                .extend_from_slice(&(name.len() as u32).to_le_bytes());
-            b.headers.extend_from_slice(name.as_bytes());
-            match val {
-                Some(v) => {
-                    b.headers.extend_from_slice(&(v.len() as i32).to_le_bytes());
-                    b.headers.extend_from_slice(v);
-                }
-                None => b.headers.extend_from_slice(&(-1i32).to_le_bytes()),
-            }
-        }
-        b.keys.extend_from_slice(key.unwrap_or_default());
-        b.values.extend_from_slice(value.unwrap_or_default());
-        b.key_ends.push(ends.0);
-        b.value_ends.push(ends.1);
-        b.header_ends.push(ends.2);
-        b.null_flags
-            .push(u8::from(key.is_none()) | (u8::from(value.is_none()) << 1));
-        b.timestamps_ms.push(timestamp_ms.unwrap_or(-1));
-        if known_topic.is_none() {
-            self.topics.push(topic.to_string());
-        }
-        self.topic_index.push(topic_idx);
-        Ok(())
+        self.columns.push(topic, key, value, headers, timestamp_ms)
     }
 
     /// Marks `position` committable once every record pushed so far is durable.
@@ -131,21 +170,76 @@ impl SourceBatchBuilder {
 
     /// The finished batch.
     pub fn build(self) -> SourceBatch {
-        let b = self.batch;
+        let (records, topics, topic_index) = self.columns.build();
         SourceBatch {
-            records: RecordBatch {
-                keys: b.keys,
-                key_ends: b.key_ends,
-                values: b.values,
-                value_ends: b.value_ends,
-                null_flags: b.null_flags,
-                headers: b.headers,
-                header_ends: b.header_ends,
-                timestamps_ms: b.timestamps_ms,
-            },
-            topics: self.topics,
-            topic_index: self.topic_index,
+            records,
+            topics,
+            topic_index,
             checkpoints: self.checkpoints,
         }
+    }
+}
+
+/// Accumulates the output of one transform `apply`: each record is pushed with the index of
+/// the input record it came from, in non-decreasing order.
+#[derive(Debug, Default)]
+pub struct TransformBatchBuilder {
+    columns: Columns,
+    origins: Vec<u32>,
+}
+
+impl TransformBatchBuilder {
+    /// An empty output.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of records pushed so far.
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Whether no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.columns.len() == 0
+    }
+
+    /// Appends an output record derived from input record `origin`.
+    ///
+    /// Fails when `origin` is smaller than the previous one's, or on the limits of
+    /// [`SourceBatchBuilder::push`].
+    pub fn push(
+        &mut self,
+        origin: u32,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, HeaderValue<'_>)],
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), String> {
+        if let Some(last) = self.origins.last()
+            && origin < *last
+        {
+            return Err(format!(
+                "outputs must follow input order: origin {origin} after {last}"
+            ));
+        }
+        self.columns
+            .push(topic, key, value, headers, timestamp_ms)?;
+        self.origins.push(origin);
+        Ok(())
+    }
+
+    /// The finished batch and the origin of each record.
+    pub(crate) fn build(self) -> (TransformBatch, Vec<u32>) {
+        let (records, topics, topic_index) = self.columns.build();
+        (
+            TransformBatch {
+                records,
+                topics,
+                topic_index,
+            },
+            self.origins,
+        )
     }
 }

@@ -1,24 +1,63 @@
-//! The Culvert connector SDK: write a connector as an ordinary Rust trait impl, export it
-//! with one macro, and `cargo build --target wasm32-wasip2` yields a component the Culvert
-//! worker loads.
+//! The Culvert connector SDK: write a connector or transform as an ordinary Rust trait impl,
+//! export it with one macro, and `cargo build --target wasm32-wasip2` yields a component the
+//! Culvert worker loads.
 //!
-//! - [`Connector`] is the connector half (spec, validate, task configs);
-//!   [`SourceConnector`] names its task type, a [`SourceTask`].
+//! - [`Plugin`] says what a plugin is (spec, validation); every plugin implements it.
+//! - [`Connector`] splits a connector's work into task configurations;
+//!   [`SourceConnector`] names its [`SourceTask`], [`SinkConnector`] its [`SinkTask`].
+//! - [`Transform`] names its [`Transformer`], one instance per configured transform.
 //! - [`Config`] reads configuration values; [`ConfigKeyBuilder`] declares them.
-//! - [`SourceBatchBuilder`] builds the columnar batches a source task returns.
+//! - [`SourceBatchBuilder`] and [`TransformBatchBuilder`] build outgoing batches;
+//!   [`SinkRecords`] and [`TransformRecords`] read incoming ones.
 //! - [`log`] writes into the worker's log.
-//! - [`export_source_connector!`] exports a [`SourceConnector`] as the component's world.
+//! - [`export_source_connector!`], [`export_sink_connector!`] and [`export_transform!`]
+//!   export the implementation as the component's world.
 
 pub mod bindings {
-    //! Bindings generated from the `culvert:connector` WIT package.
+    //! Bindings generated from the `culvert:connector` WIT package, one module per world.
+    //! The shared imported interfaces (`types`, `logging`) are generated once, in `source`.
     #![allow(missing_docs, unreachable_pub, clippy::all)]
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "source-connector",
-        pub_export_macro: true,
-        export_macro_name: "export",
-        default_bindings_module: "culvert_connector_sdk::bindings",
-    });
+
+    pub mod source {
+        //! The `source-connector` world (and the shared interfaces).
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "source-connector",
+            pub_export_macro: true,
+            export_macro_name: "export_source_world",
+            default_bindings_module: "culvert_connector_sdk::bindings::source",
+        });
+    }
+
+    pub mod sink {
+        //! The `sink-connector` world.
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "sink-connector",
+            with: {
+                "culvert:connector/types@0.1.0": crate::bindings::source::culvert::connector::types,
+                "culvert:connector/logging@0.1.0": crate::bindings::source::culvert::connector::logging,
+            },
+            pub_export_macro: true,
+            export_macro_name: "export_sink_world",
+            default_bindings_module: "culvert_connector_sdk::bindings::sink",
+        });
+    }
+
+    pub mod transform {
+        //! The `transform` world.
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "transform",
+            with: {
+                "culvert:connector/types@0.1.0": crate::bindings::source::culvert::connector::types,
+                "culvert:connector/logging@0.1.0": crate::bindings::source::culvert::connector::logging,
+            },
+            pub_export_macro: true,
+            export_macro_name: "export_transform_world",
+            default_bindings_module: "culvert_connector_sdk::bindings::transform",
+        });
+    }
 }
 
 mod batch;
@@ -26,26 +65,34 @@ mod config;
 #[doc(hidden)]
 pub mod export;
 pub mod log;
+mod read;
 
-pub use batch::{HeaderValue, SourceBatchBuilder};
-pub use bindings::culvert::connector::types::{
-    ConfigIssue, ConfigKey, ConfigType, Importance, PluginError, PluginSpec,
+pub use batch::{HeaderValue, SourceBatchBuilder, TransformBatchBuilder};
+pub use bindings::sink::exports::culvert::connector::sink::SinkBatch;
+pub use bindings::source::culvert::connector::types::{
+    ConfigIssue, ConfigKey, ConfigType, Importance, PartitionOffset, PluginError, PluginSpec,
+    RecordFailure, TopicPartition,
 };
-pub use bindings::exports::culvert::connector::source::{Position, SourceBatch};
+pub use bindings::source::exports::culvert::connector::source::{Position, SourceBatch};
+pub use bindings::transform::exports::culvert::connector::transformation::TransformBatch;
 pub use config::{Config, ConfigKeyBuilder, validate_against};
+pub use read::{Headers, Record, SinkRecord, SinkRecords, TransformRecords};
 
-/// The connector half of a plugin: what it is, how its configuration is checked, and how its
-/// work is split into tasks. Mirrors Kafka Connect's `Connector`.
-pub trait Connector {
+/// What every plugin says about itself.
+pub trait Plugin {
     /// Name, version, description and configuration definition.
     fn spec() -> PluginSpec;
 
-    /// Checks a connector configuration. The default checks it against the definition in
-    /// [`Connector::spec`] (required keys present, values of the declared type).
+    /// Checks a configuration. The default checks it against the definition in
+    /// [`Plugin::spec`] (required keys present, values of the declared type).
     fn validate(cfg: &Config) -> Vec<ConfigIssue> {
         validate_against(&Self::spec().config_def, cfg)
     }
+}
 
+/// The connector half of a source or sink: how its work is split into tasks. Mirrors Kafka
+/// Connect's `Connector`.
+pub trait Connector: Plugin {
     /// Splits the work into at most `max_tasks` task configurations.
     fn task_configs(cfg: &Config, max_tasks: u32) -> Result<Vec<Config>, String>;
 }
@@ -75,4 +122,70 @@ pub trait SourceTask: Sized + 'static {
 
     /// Stops the task. The default does nothing.
     fn stop(&mut self) {}
+}
+
+/// A sink connector: a [`Connector`] whose tasks write records somewhere.
+pub trait SinkConnector: Connector {
+    /// The task type the host instantiates once per task configuration.
+    type Task: SinkTask;
+}
+
+/// One running sink task. Mirrors Kafka Connect's `SinkTask`.
+pub trait SinkTask: Sized + 'static {
+    /// Creates the task from its configuration. An error here is reported by `start`.
+    fn new(cfg: Config) -> Result<Self, PluginError>;
+
+    /// Starts the task. The default does nothing.
+    fn start(&mut self) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// The task was assigned `partitions`. The default does nothing.
+    fn open(&mut self, partitions: Vec<TopicPartition>) -> Result<(), PluginError> {
+        let _ = partitions;
+        Ok(())
+    }
+
+    /// `partitions` are being taken away (after a `flush`). The default does nothing.
+    fn close(&mut self, partitions: Vec<TopicPartition>) -> Result<(), PluginError> {
+        let _ = partitions;
+        Ok(())
+    }
+
+    /// Writes or buffers `records`; returns the ones it could not handle (by index), which
+    /// the host dead-letters or fails the task on.
+    fn put(&mut self, records: SinkRecords<'_>) -> Result<Vec<RecordFailure>, PluginError>;
+
+    /// Returns the offsets whose records are durable. The default, for sinks that write
+    /// synchronously in `put`, returns `current` unchanged.
+    fn flush(
+        &mut self,
+        current: Vec<PartitionOffset>,
+    ) -> Result<Vec<PartitionOffset>, PluginError> {
+        Ok(current)
+    }
+
+    /// Stops the task. The default does nothing.
+    fn stop(&mut self) {}
+}
+
+/// A transform plugin.
+pub trait Transform: Plugin {
+    /// The type instantiated once per configured transform.
+    type Instance: Transformer;
+}
+
+/// One configured transform.
+pub trait Transformer: Sized + 'static {
+    /// Creates the transform from its configuration (keys without the
+    /// `transforms.<alias>.` prefix). An error here is reported by the first `apply`.
+    fn new(cfg: Config) -> Result<Self, PluginError>;
+
+    /// Transforms `records` into `out` (any number of outputs per input, each pushed with
+    /// the index of its input). Returns the inputs it failed on.
+    fn apply(
+        &mut self,
+        records: TransformRecords<'_>,
+        out: &mut TransformBatchBuilder,
+    ) -> Result<Vec<RecordFailure>, PluginError>;
 }

@@ -1,7 +1,7 @@
 //! Writing into the worker's log. Messages are tagged with the connector and task by the
 //! host; `fields` add structured key/value pairs.
 
-use crate::bindings::culvert::connector::logging::{self, Level};
+use crate::bindings::source::culvert::connector::logging::{self, Level};
 
 fn emit(level: Level, msg: &str, fields: &[(&str, &str)]) {
     if !logging::enabled(level) {

@@ -1,5 +1,6 @@
 //! Builds the guest workspace under `connectors/` into wasm32-wasip2 components and writes
-//! `$OUT_DIR/builtin_connectors.rs`, which embeds each one in the `culvert` binary.
+//! `$OUT_DIR/guests.rs`, which embeds them: the built-in connectors (`connectors/*`) always,
+//! the host's test guests (`plugins-wasm/test-guests/*`) with the `test-guests` feature.
 //!
 //! The nested cargo runs with its own target directory (`<target>/connectors`) so it never
 //! waits on the lock of the build that runs this script.
@@ -25,12 +26,18 @@ fn main() {
     let manifest_dir = env_path("CARGO_MANIFEST_DIR");
     let root = manifest_dir
         .parent()
-        .unwrap_or_else(|| fail("worker/ has no parent directory"))
+        .and_then(Path::parent)
+        .unwrap_or_else(|| fail("plugins-wasm/guests/ has no grandparent directory"))
         .to_path_buf();
     let guests = root.join("connectors");
+    let test_guests = root.join("plugins-wasm/test-guests");
     // Watch every source of the guest build, but not `connectors/target`, which a direct
     // `cargo build` in connectors/ writes to.
-    let mut watched = vec![root.join("plugins-wasm/sdk"), root.join("plugins-wasm/wit")];
+    let mut watched = vec![
+        root.join("plugins-wasm/sdk"),
+        root.join("plugins-wasm/wit"),
+        test_guests.clone(),
+    ];
     if let Ok(entries) = fs::read_dir(&guests) {
         watched.extend(
             entries
@@ -52,31 +59,48 @@ fn main() {
         .join("connectors");
     build_guests(&guests, &target_dir);
 
-    let out = env_path("OUT_DIR").join("builtin_connectors.rs");
-    let mut code = String::from(
-        "/// Components built from `connectors/` by `build.rs`.\n\
-         pub static BUILTIN_CONNECTORS: &[BuiltinComponent] = &[\n",
+    let out = env_path("OUT_DIR").join("guests.rs");
+    let mut code = String::new();
+    embed(
+        &mut code,
+        "/// Components built from `connectors/`: the built-in connectors.",
+        "BUILTIN",
+        &guest_packages(&guests),
+        &target_dir,
     );
-    for name in guest_packages(&guests) {
+    code.push_str("#[cfg(feature = \"test-guests\")]\n");
+    embed(
+        &mut code,
+        "/// Components built from `plugins-wasm/test-guests/`: guests for the host's tests.",
+        "TEST_GUESTS",
+        &guest_packages(&test_guests),
+        &target_dir,
+    );
+    if let Err(e) = fs::write(&out, code) {
+        fail(&format!("cannot write {}: {e}", out.display()));
+    }
+}
+
+/// Appends `pub static <name>: &[Component]` embedding the built `packages`.
+fn embed(code: &mut String, doc: &str, name: &str, packages: &[String], target_dir: &Path) {
+    code.push_str(&format!("{doc}\npub static {name}: &[Component] = &[\n"));
+    for package in packages {
         let artifact = target_dir
             .join(GUEST_TARGET)
             .join("release")
-            .join(format!("{}.wasm", name.replace('-', "_")));
+            .join(format!("{}.wasm", package.replace('-', "_")));
         if !artifact.is_file() {
             fail(&format!(
-                "connector {name} built but {} is missing (is its crate-type cdylib?)",
+                "guest {package} built but {} is missing (is its crate-type cdylib?)",
                 artifact.display()
             ));
         }
         code.push_str(&format!(
-            "    BuiltinComponent {{ name: {name:?}, bytes: include_bytes!({:?}) }},\n",
+            "    Component {{ name: {package:?}, bytes: include_bytes!({:?}) }},\n",
             artifact.display().to_string()
         ));
     }
     code.push_str("];\n");
-    if let Err(e) = fs::write(&out, code) {
-        fail(&format!("cannot write {}: {e}", out.display()));
-    }
 }
 
 /// Installs the wasm32-wasip2 standard library when the toolchain lacks it (these machines
@@ -144,7 +168,7 @@ fn build_guests(guests: &Path, target_dir: &Path) {
     }
 }
 
-/// Package names of the connector crates (one directory with a Cargo.toml each).
+/// Package names of the guest crates in `dir` (one directory with a Cargo.toml each).
 fn guest_packages(guests: &Path) -> Vec<String> {
     let entries = fs::read_dir(guests)
         .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", guests.display())));

@@ -1,0 +1,306 @@
+//! Running one sink task: its own store and instance, driven through `start`, `open`,
+//! `put`, `flush`, `close` and `stop`; plus the batch the host hands to `put`.
+
+use wasmtime::component::ResourceAny;
+
+use crate::batch::{Header, Record, RecordsBuilder};
+use crate::bindings::culvert::connector::types as wit_types;
+use crate::bindings::sink::SinkConnector;
+use crate::bindings::sink::exports::culvert::connector::sink as wit;
+use crate::instance::{Session, TaskError};
+use crate::plugin::{Instance, Plugin};
+
+/// A Kafka topic partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+/// The offset of the next record to read in a topic partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// A record a plugin could not handle, by its index in the batch it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFailure {
+    pub index: usize,
+    pub message: String,
+}
+
+/// A batch for `put`, built with [`SinkBatchBuilder`].
+#[derive(Debug)]
+pub struct SinkBatch {
+    batch: wit::SinkBatch,
+}
+
+impl SinkBatch {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.batch.offsets.len()
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.batch.offsets.is_empty()
+    }
+}
+
+/// Builds a [`SinkBatch`] record by record.
+#[derive(Debug, Default)]
+pub struct SinkBatchBuilder {
+    records: RecordsBuilder,
+    partitions: Vec<i32>,
+    offsets: Vec<i64>,
+}
+
+impl SinkBatchBuilder {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of records pushed so far.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Appends a record read from `record.topic`, `partition`, at `offset`.
+    pub fn push(
+        &mut self,
+        record: &Record<'_>,
+        headers: &[Header<'_>],
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), String> {
+        self.records.push(record, headers)?;
+        self.partitions.push(partition);
+        self.offsets.push(offset);
+        Ok(())
+    }
+
+    /// The finished batch.
+    pub fn build(self) -> SinkBatch {
+        let (records, topics, topic_index) = self.records.build().into_parts();
+        SinkBatch {
+            batch: wit::SinkBatch {
+                records,
+                topics,
+                topic_index,
+                partitions: self.partitions,
+                offsets: self.offsets,
+            },
+        }
+    }
+}
+
+/// One sink task instance. Not shareable: one call at a time, as Kafka Connect does.
+#[derive(Debug)]
+pub struct SinkTaskInstance {
+    session: Session<SinkConnector>,
+    task: ResourceAny,
+}
+
+fn partitions_to_wit(partitions: &[TopicPartition]) -> Vec<wit_types::TopicPartition> {
+    partitions
+        .iter()
+        .map(|p| wit_types::TopicPartition {
+            topic: p.topic.clone(),
+            partition: p.partition,
+        })
+        .collect()
+}
+
+/// Checks per-record failures against a batch of `n` records.
+pub(crate) fn check_failures(
+    failures: Vec<wit_types::RecordFailure>,
+    n: usize,
+) -> Result<Vec<RecordFailure>, String> {
+    let mut out: Vec<RecordFailure> = failures
+        .into_iter()
+        .map(|f| RecordFailure {
+            index: f.index as usize,
+            message: f.message,
+        })
+        .collect();
+    out.sort_by_key(|f| f.index);
+    for pair in out.windows(2) {
+        if pair[0].index == pair[1].index {
+            return Err(format!("record {} is reported failed twice", pair[0].index));
+        }
+    }
+    if let Some(f) = out.last()
+        && f.index >= n
+    {
+        return Err(format!(
+            "reports record {} failed but the batch held {n} records",
+            f.index
+        ));
+    }
+    Ok(out)
+}
+
+impl SinkTaskInstance {
+    /// Instantiates `plugin` for task `task_id` of `connector`, constructs the task with
+    /// `config` and starts it.
+    pub async fn start(
+        plugin: &Plugin,
+        connector: &str,
+        task_id: u32,
+        config: &[(String, String)],
+    ) -> Result<Self, TaskError> {
+        let (store, instance) = plugin
+            .instantiate(connector, Some(task_id), "start")
+            .await?;
+        let Instance::Sink(instance) = instance else {
+            return Err(plugin.wrong_kind("sink").into());
+        };
+        let mut session = Session::new(plugin, store, instance);
+        session.begin("sink-task constructor")?;
+        let res = session
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_constructor(&mut session.store, &config.to_vec())
+            .await;
+        let task = session.finish("sink-task constructor", res)?;
+        let mut this = Self { session, task };
+        let s = &mut this.session;
+        s.begin("start")?;
+        let res = s
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_start(&mut s.store, this.task)
+            .await;
+        s.settle("start", res)?;
+        Ok(this)
+    }
+
+    /// The task was assigned `partitions`.
+    pub async fn open(&mut self, partitions: &[TopicPartition]) -> Result<(), TaskError> {
+        let partitions = partitions_to_wit(partitions);
+        let s = &mut self.session;
+        s.begin("open")?;
+        let res = s
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_open(&mut s.store, self.task, &partitions)
+            .await;
+        s.settle("open", res)
+    }
+
+    /// `partitions` are taken away (call [`flush`](Self::flush) for them first).
+    pub async fn close(&mut self, partitions: &[TopicPartition]) -> Result<(), TaskError> {
+        let partitions = partitions_to_wit(partitions);
+        let s = &mut self.session;
+        s.begin("close")?;
+        let res = s
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_close(&mut s.store, self.task, &partitions)
+            .await;
+        s.settle("close", res)
+    }
+
+    /// Hands a batch to the task; returns the records it could not handle.
+    pub async fn put(&mut self, batch: &SinkBatch) -> Result<Vec<RecordFailure>, TaskError> {
+        let s = &mut self.session;
+        s.begin("put")?;
+        let res = s
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_put(&mut s.store, self.task, &batch.batch)
+            .await;
+        let failures = s.settle("put", res)?;
+        check_failures(failures, batch.len()).map_err(|reason| s.contract("put", reason))
+    }
+
+    /// Asks which offsets are durable, given the offsets after the last records handed
+    /// over. Every returned offset is checked against `current`: a task cannot report
+    /// records durable that it never received.
+    pub async fn flush(
+        &mut self,
+        current: &[PartitionOffset],
+    ) -> Result<Vec<PartitionOffset>, TaskError> {
+        let wit_current: Vec<wit_types::PartitionOffset> = current
+            .iter()
+            .map(|p| wit_types::PartitionOffset {
+                topic: p.topic.clone(),
+                partition: p.partition,
+                offset: p.offset,
+            })
+            .collect();
+        let s = &mut self.session;
+        s.begin("flush")?;
+        let res = s
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_flush(&mut s.store, self.task, &wit_current)
+            .await;
+        let durable = s.settle("flush", res)?;
+        let mut out = Vec::with_capacity(durable.len());
+        for d in durable {
+            let known = current
+                .iter()
+                .find(|c| c.topic == d.topic && c.partition == d.partition);
+            match known {
+                Some(c) if d.offset <= c.offset && d.offset >= 0 => out.push(PartitionOffset {
+                    topic: d.topic,
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                Some(c) => {
+                    return Err(s.contract(
+                        "flush",
+                        format!(
+                            "reports offset {} of {}-{} durable, outside 0..={}",
+                            d.offset, d.topic, d.partition, c.offset
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(s.contract(
+                        "flush",
+                        format!(
+                            "reports {}-{} durable, a partition it was not asked about",
+                            d.topic, d.partition
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops the task and frees its instance. A poisoned instance is just dropped.
+    pub async fn stop(mut self) -> Result<(), TaskError> {
+        let s = &mut self.session;
+        if s.poisoned() {
+            return Ok(());
+        }
+        s.begin("stop")?;
+        let res = s
+            .instance
+            .culvert_connector_sink()
+            .sink_task()
+            .call_stop(&mut s.store, self.task)
+            .await;
+        s.finish("stop", res)?;
+        s.drop_resource("stop", self.task).await?;
+        Ok(())
+    }
+}

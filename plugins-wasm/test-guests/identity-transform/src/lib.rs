@@ -1,0 +1,94 @@
+//! `identity-transform`: a transform for the host's tests and benchmarks. It copies every
+//! record unchanged, except that records whose value contains `drop.containing` are dropped
+//! and those containing `fail.containing` are reported as failed.
+
+use culvert_connector_sdk::{
+    Config, ConfigKeyBuilder, ConfigType, Plugin, PluginError, PluginSpec, RecordFailure,
+    Transform, TransformBatchBuilder, TransformRecords, Transformer,
+};
+
+/// The plugin.
+pub struct Identity;
+
+impl Plugin for Identity {
+    fn spec() -> PluginSpec {
+        let key =
+            |name: &str, doc: &str| ConfigKeyBuilder::new(name, ConfigType::String, doc).build();
+        PluginSpec {
+            name: "identity-transform".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            description: "Test transform that copies records".to_string(),
+            config_def: vec![
+                key(
+                    "drop.containing",
+                    "Drop records whose value contains this text.",
+                ),
+                key(
+                    "fail.containing",
+                    "Fail records whose value contains this text.",
+                ),
+            ],
+        }
+    }
+}
+
+impl Transform for Identity {
+    type Instance = IdentityInstance;
+}
+
+/// One configured transform.
+pub struct IdentityInstance {
+    drop_containing: Option<Vec<u8>>,
+    fail_containing: Option<Vec<u8>>,
+}
+
+fn marker(cfg: &Config, key: &str) -> Option<Vec<u8>> {
+    cfg.get(key)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.as_bytes().to_vec())
+}
+
+fn contains(haystack: Option<&[u8]>, needle: &Option<Vec<u8>>) -> bool {
+    match (haystack, needle) {
+        (Some(h), Some(n)) => h.windows(n.len()).any(|w| w == n.as_slice()),
+        _ => false,
+    }
+}
+
+impl Transformer for IdentityInstance {
+    fn new(cfg: Config) -> Result<Self, PluginError> {
+        Ok(Self {
+            drop_containing: marker(&cfg, "drop.containing"),
+            fail_containing: marker(&cfg, "fail.containing"),
+        })
+    }
+
+    fn apply(
+        &mut self,
+        records: TransformRecords<'_>,
+        out: &mut TransformBatchBuilder,
+    ) -> Result<Vec<RecordFailure>, PluginError> {
+        let mut failures = Vec::new();
+        let mut headers = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let i = i as u32;
+            if contains(r.value, &self.fail_containing) {
+                failures.push(RecordFailure {
+                    index: i,
+                    message: "the value contains the failure marker".to_string(),
+                });
+                continue;
+            }
+            if contains(r.value, &self.drop_containing) {
+                continue;
+            }
+            headers.clear();
+            headers.extend(r.headers);
+            out.push(i, r.topic, r.key, r.value, &headers, r.timestamp_ms)
+                .map_err(PluginError::Fatal)?;
+        }
+        Ok(failures)
+    }
+}
+
+culvert_connector_sdk::export_transform!(Identity);
