@@ -1,0 +1,114 @@
+//! Benchmark: the cost of running record logic as a WASM component instead of natively.
+//!
+//! The `identity-transform` test guest (copy every record into the output batch, no
+//! markers configured) runs through the real host on batches of 1 KiB JSON records, and the
+//! same logic runs natively over the same batches with the host's own batch types. Prints
+//! records/s for both and the overhead: what crossing into the sandbox (copying the batch
+//! in and out, validating the output) costs per record.
+//!
+//!   cargo run --release -p culvert-plugin-host --example crossing [BATCHES] [BATCH_SIZE]
+
+use std::time::{Duration, Instant};
+
+use culvert_plugin_host::{
+    Plugin, PluginEngine, PluginLimits, Record, Records, RecordsBuilder, TransformInstance,
+};
+
+fn json_record(i: usize) -> Vec<u8> {
+    let mut v = format!("{{\"id\":{i},\"name\":\"customer-{i}\",\"payload\":\"");
+    while v.len() < 1024 - 2 {
+        v.push('x');
+    }
+    v.push_str("\"}");
+    v.into_bytes()
+}
+
+fn batch(values: &[Vec<u8>], keys: &[String]) -> Records {
+    let mut b = RecordsBuilder::new();
+    for (v, k) in values.iter().zip(keys) {
+        let record = Record::new(
+            "orders",
+            Some(k.as_bytes()),
+            Some(v),
+            Some(1_700_000_000_000),
+        );
+        if let Err(e) = b.push(&record, &[]) {
+            panic!("building the batch: {e}");
+        }
+    }
+    b.build()
+}
+
+/// The identity transform's logic, natively: read every record, push it to a new batch.
+fn native_apply(input: &Records) -> (Records, Vec<usize>) {
+    let mut out = RecordsBuilder::new();
+    let mut origins = Vec::with_capacity(input.len());
+    for (i, r) in input.iter().enumerate() {
+        if let Err(e) = out.push(&r, &r.headers()) {
+            panic!("native push: {e}");
+        }
+        origins.push(i);
+    }
+    (out.build(), origins)
+}
+
+fn rate(records: usize, elapsed: Duration) -> f64 {
+    records as f64 / elapsed.as_secs_f64()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap_or_else(|_| panic!("{a} is not a number")))
+        .collect();
+    let batches = args.first().copied().unwrap_or(200);
+    let size = args.get(1).copied().unwrap_or(1000);
+    let values: Vec<Vec<u8>> = (0..size).map(json_record).collect();
+    let keys: Vec<String> = (0..size).map(|i| format!("key-{i}")).collect();
+
+    let engine = PluginEngine::new(PluginLimits::default()).expect("engine");
+    let guest = culvert_guests::test_guest("identity-transform").expect("embedded");
+    let plugin = Plugin::load(&engine, &guest.origin(), guest.bytes)
+        .await
+        .expect("load");
+    let mut wasm = TransformInstance::new(&plugin, "bench", &[])
+        .await
+        .expect("transformer");
+
+    // Warm up both paths (page in, let the guest's allocator reach its steady state).
+    for _ in 0..5 {
+        let out = wasm.apply(batch(&values, &keys)).await.expect("apply");
+        assert_eq!(out.records.len(), size);
+        let (native, _) = native_apply(&batch(&values, &keys));
+        assert_eq!(native.len(), size);
+    }
+
+    // Input batches are built outside the timed sections, for both paths alike.
+    let mut wasm_time = Duration::ZERO;
+    let mut native_time = Duration::ZERO;
+    for _ in 0..batches {
+        let input = batch(&values, &keys);
+        let t = Instant::now();
+        let out = wasm.apply(input).await.expect("apply");
+        wasm_time += t.elapsed();
+        std::hint::black_box(&out);
+
+        let input = batch(&values, &keys);
+        let t = Instant::now();
+        let out = native_apply(&input);
+        native_time += t.elapsed();
+        std::hint::black_box(&out);
+    }
+    let total = batches * size;
+    let (w, n) = (rate(total, wasm_time), rate(total, native_time));
+    println!("{total} records of 1 KiB JSON in batches of {size}, identity transform");
+    println!("native: {n:>12.0} records/s  ({:.1} ns/record)", 1e9 / n);
+    println!("wasm:   {w:>12.0} records/s  ({:.1} ns/record)", 1e9 / w);
+    println!(
+        "wasm / native throughput: {:.2}  (overhead {:.1}%, {:.1} ns/record)",
+        w / n,
+        (n / w - 1.0) * 100.0,
+        1e9 / w - 1e9 / n
+    );
+}
