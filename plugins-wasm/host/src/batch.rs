@@ -221,6 +221,19 @@ impl Records {
     pub(crate) fn into_parts(self) -> (RecordBatch, Vec<String>, Vec<u16>) {
         (self.batch, self.topics, self.topic_index)
     }
+
+    /// Reassembles parts taken with [`Records::into_parts`] (so already valid).
+    pub(crate) fn from_parts(
+        batch: RecordBatch,
+        topics: Vec<String>,
+        topic_index: Vec<u16>,
+    ) -> Self {
+        Self {
+            batch,
+            topics,
+            topic_index,
+        }
+    }
 }
 
 impl SourceRecords {
@@ -389,6 +402,11 @@ impl<'a> Record<'a> {
             timestamp_ms,
             header_block: &[],
         }
+    }
+
+    /// Whether the record has any header (without decoding them).
+    pub fn has_headers(&self) -> bool {
+        !self.header_block.is_empty()
     }
 
     /// The record's headers, in order.

@@ -2,7 +2,7 @@
 
 use wasmtime::component::ResourceAny;
 
-use crate::batch::Records;
+use crate::batch::{Record, Records, RecordsBuilder};
 use crate::bindings::transform::Transform;
 use crate::bindings::transform::exports::culvert::connector::transformation as wit;
 use crate::instance::{Session, TaskError};
@@ -72,13 +72,15 @@ impl TransformInstance {
             .call_apply(&mut s.store, self.transformer, &batch)
             .await;
         let out = s.settle("apply", res)?;
+        let input = Records::from_parts(batch.records, batch.topics, batch.topic_index);
         let checked = (|| {
             let records =
                 Records::validate(out.batch.records, out.batch.topics, out.batch.topic_index)?;
-            if out.origins.len() != records.len() {
+            if out.origins.len() != records.len() || out.reuse.len() != records.len() {
                 return Err(format!(
-                    "origins has {} entries for {} output records",
+                    "origins and reuse have {} and {} entries for {} output records",
                     out.origins.len(),
+                    out.reuse.len(),
                     records.len()
                 ));
             }
@@ -92,9 +94,11 @@ impl TransformInstance {
                 prev = *o;
             }
             let failures = check_failures(out.failures, n)?;
+            let origins: Vec<usize> = out.origins.into_iter().map(|o| o as usize).collect();
+            let records = assemble(input, records, &origins, &out.reuse)?;
             Ok(TransformOutput {
                 records,
-                origins: out.origins.into_iter().map(|o| o as usize).collect(),
+                origins,
                 failures,
             })
         })();
@@ -110,4 +114,73 @@ impl TransformInstance {
         s.drop_resource("close", self.transformer).await?;
         Ok(())
     }
+}
+
+const REUSE_KEY: u8 = 1;
+const REUSE_VALUE: u8 = 2;
+const REUSE_HEADERS: u8 = 4;
+
+/// Builds the output batch from what the guest sent and the input parts it reused. When every
+/// output is its input unchanged, the input batch itself is the output (nothing copied).
+fn assemble(
+    input: Records,
+    out: Records,
+    origins: &[usize],
+    reuse: &[u8],
+) -> Result<Records, String> {
+    let mut any_reuse = false;
+    for (i, (r, flags)) in out.iter().zip(reuse).enumerate() {
+        if flags & !(REUSE_KEY | REUSE_VALUE | REUSE_HEADERS) != 0 {
+            return Err(format!("output {i} has unknown reuse flags {flags:#x}"));
+        }
+        let stray = (flags & REUSE_KEY != 0 && r.key != Some(&[]))
+            || (flags & REUSE_VALUE != 0 && r.value != Some(&[]))
+            || (flags & REUSE_HEADERS != 0 && r.has_headers());
+        if stray {
+            return Err(format!(
+                "output {i} reuses a part of its origin but also sends one (or a null)"
+            ));
+        }
+        any_reuse |= *flags != 0;
+    }
+    if !any_reuse {
+        return Ok(out);
+    }
+    let unchanged = out.len() == input.len()
+        && origins.iter().enumerate().all(|(i, o)| i == *o)
+        && reuse
+            .iter()
+            .all(|f| *f == REUSE_KEY | REUSE_VALUE | REUSE_HEADERS)
+        && out
+            .iter()
+            .zip(input.iter())
+            .all(|(o, i)| o.topic == i.topic && o.timestamp_ms == i.timestamp_ms);
+    if unchanged {
+        return Ok(input);
+    }
+    let mut builder = RecordsBuilder::new();
+    for ((r, flags), origin) in out.iter().zip(reuse).zip(origins) {
+        // Origins were checked against the input's length.
+        let Some(from) = input.get(*origin) else {
+            return Err(format!("origin {origin} is past the input"));
+        };
+        let key = if flags & REUSE_KEY != 0 {
+            from.key
+        } else {
+            r.key
+        };
+        let value = if flags & REUSE_VALUE != 0 {
+            from.value
+        } else {
+            r.value
+        };
+        let record = Record::new(r.topic, key, value, r.timestamp_ms);
+        let headers = if flags & REUSE_HEADERS != 0 {
+            from.headers()
+        } else {
+            r.headers()
+        };
+        builder.push(&record, &headers)?;
+    }
+    Ok(builder.build())
 }

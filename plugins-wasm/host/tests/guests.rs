@@ -134,6 +134,52 @@ async fn a_transform_drops_and_fails_records_and_says_where_outputs_came_from() 
 }
 
 #[tokio::test]
+async fn reused_parts_come_back_from_the_input_and_copies_match_them() {
+    let engine = engine(PluginLimits::default());
+    let plugin = load(&engine, "identity-transform").await.expect("load");
+    let input = || {
+        let mut b = RecordsBuilder::new();
+        let h = [culvert_plugin_host::Header {
+            name: "h",
+            value: Some(b"1"),
+        }];
+        b.push(&Record::new("t", Some(b"k0"), Some(b"v0"), Some(1)), &h)
+            .expect("push");
+        b.push(&Record::new("u", None, None, None), &[])
+            .expect("push");
+        b.build()
+    };
+    let expected = input();
+    for mode in [&[][..], &[("copy", "true")][..]] {
+        let mut t = TransformInstance::new(&plugin, "c", &cfg(mode))
+            .await
+            .expect("new");
+        let out = t.apply(input()).await.expect("apply");
+        assert_eq!(out.records.len(), 2, "{mode:?}");
+        for (a, b) in out.records.iter().zip(expected.iter()) {
+            assert_eq!(a, b, "{mode:?}");
+            assert_eq!(a.headers(), b.headers(), "{mode:?}");
+        }
+    }
+    let mut t = TransformInstance::new(&plugin, "c", &cfg(&[("key", "new")]))
+        .await
+        .expect("new");
+    let out = t.apply(input()).await.expect("apply");
+    let got: Vec<_> = out
+        .records
+        .iter()
+        .map(|r| (r.topic, r.key, r.value, r.timestamp_ms, r.headers().len()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("t", Some(&b"new"[..]), Some(&b"v0"[..]), Some(1), 1),
+            ("u", Some(&b"new"[..]), None, None, 0),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_sink_reports_per_record_failures_by_index() {
     let engine = engine(PluginLimits::default());
     let plugin = load(&engine, "collect-sink").await.expect("load");

@@ -46,7 +46,11 @@ impl Columns {
         headers: &[(&str, HeaderValue<'_>)],
         timestamp_ms: Option<i64>,
     ) -> Result<(), String> {
-        let known_topic = self.topics.iter().position(|t| t == topic);
+        // Runs of records for one topic are the common case: check the last one first.
+        let known_topic = match self.topic_index.last() {
+            Some(&last) if self.topics[usize::from(last)] == topic => Some(usize::from(last)),
+            _ => self.topics.iter().position(|t| t == topic),
+        };
         let topic_idx = u16::try_from(known_topic.unwrap_or(self.topics.len()))
             .map_err(|_| "a batch may target at most 65536 distinct topics".to_string())?;
         let mut header_bytes = 0usize;
@@ -180,18 +184,49 @@ impl SourceBatchBuilder {
     }
 }
 
+/// A part of an output record: the origin's, unchanged (not sent back to the host), or new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<T> {
+    /// The input record's part, unchanged.
+    Origin,
+    /// A new value.
+    New(T),
+}
+
+/// Reuse flags of the WIT `transform-output.reuse` list.
+const REUSE_KEY: u8 = 1;
+const REUSE_VALUE: u8 = 2;
+const REUSE_HEADERS: u8 = 4;
+
 /// Accumulates the output of one transform `apply`: each record is pushed with the index of
-/// the input record it came from, in non-decreasing order.
+/// the input record it came from, in non-decreasing order. Parts taken unchanged from the
+/// input ([`keep`](Self::keep), [`Part::Origin`]) are not copied back to the host.
 #[derive(Debug, Default)]
 pub struct TransformBatchBuilder {
     columns: Columns,
     origins: Vec<u32>,
+    reuse: Vec<u8>,
 }
 
 impl TransformBatchBuilder {
     /// An empty output.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty output with room for `records` records' metadata.
+    pub fn with_capacity(records: usize) -> Self {
+        let mut b = Self::default();
+        let c = &mut b.columns;
+        c.key_ends.reserve(records);
+        c.value_ends.reserve(records);
+        c.header_ends.reserve(records);
+        c.null_flags.reserve(records);
+        c.timestamps_ms.reserve(records);
+        c.topic_index.reserve(records);
+        b.origins.reserve(records);
+        b.reuse.reserve(records);
+        b
     }
 
     /// Number of records pushed so far.
@@ -202,6 +237,68 @@ impl TransformBatchBuilder {
     /// Whether no record was pushed.
     pub fn is_empty(&self) -> bool {
         self.columns.len() == 0
+    }
+
+    /// Passes input record `origin` through unchanged (`record` is that input record).
+    pub fn keep(&mut self, origin: u32, record: &crate::Record<'_>) -> Result<(), String> {
+        self.push_parts(
+            origin,
+            record.topic,
+            Part::Origin,
+            Part::Origin,
+            Part::Origin,
+            record.timestamp_ms,
+        )
+    }
+
+    /// Appends an output record derived from input record `origin`, each of key, value and
+    /// headers either the origin's ([`Part::Origin`]) or new.
+    pub fn push_parts(
+        &mut self,
+        origin: u32,
+        topic: &str,
+        key: Part<Option<&[u8]>>,
+        value: Part<Option<&[u8]>>,
+        headers: Part<&[(&str, HeaderValue<'_>)]>,
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), String> {
+        self.check_origin(origin)?;
+        let mut reuse = 0;
+        let key = match key {
+            Part::Origin => {
+                reuse |= REUSE_KEY;
+                Some(&[][..])
+            }
+            Part::New(k) => k,
+        };
+        let value = match value {
+            Part::Origin => {
+                reuse |= REUSE_VALUE;
+                Some(&[][..])
+            }
+            Part::New(v) => v,
+        };
+        let headers = match headers {
+            Part::Origin => {
+                reuse |= REUSE_HEADERS;
+                &[][..]
+            }
+            Part::New(h) => h,
+        };
+        self.columns
+            .push(topic, key, value, headers, timestamp_ms)?;
+        self.origins.push(origin);
+        self.reuse.push(reuse);
+        Ok(())
+    }
+
+    fn check_origin(&self, origin: u32) -> Result<(), String> {
+        match self.origins.last() {
+            Some(last) if origin < *last => Err(format!(
+                "outputs must follow input order: origin {origin} after {last}"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Appends an output record derived from input record `origin`.
@@ -217,21 +314,16 @@ impl TransformBatchBuilder {
         headers: &[(&str, HeaderValue<'_>)],
         timestamp_ms: Option<i64>,
     ) -> Result<(), String> {
-        if let Some(last) = self.origins.last()
-            && origin < *last
-        {
-            return Err(format!(
-                "outputs must follow input order: origin {origin} after {last}"
-            ));
-        }
+        self.check_origin(origin)?;
         self.columns
             .push(topic, key, value, headers, timestamp_ms)?;
         self.origins.push(origin);
+        self.reuse.push(0);
         Ok(())
     }
 
-    /// The finished batch and the origin of each record.
-    pub(crate) fn build(self) -> (TransformBatch, Vec<u32>) {
+    /// The finished batch, the origin of each record and its reuse flags.
+    pub(crate) fn build(self) -> (TransformBatch, Vec<u32>, Vec<u8>) {
         let (records, topics, topic_index) = self.columns.build();
         (
             TransformBatch {
@@ -240,6 +332,7 @@ impl TransformBatchBuilder {
                 topic_index,
             },
             self.origins,
+            self.reuse,
         )
     }
 }

@@ -135,12 +135,13 @@ impl<T: Transformer> GuestTransformer for TransformerAdapter<T> {
     fn apply(&self, batch: TransformBatch) -> Result<TransformOutput, PluginError> {
         let records = TransformRecords::new(&batch)
             .map_err(|e| PluginError::Fatal(format!("the host sent a malformed batch: {e}")))?;
-        let mut out = TransformBatchBuilder::new();
+        let mut out = TransformBatchBuilder::with_capacity(records.len());
         let failures = self.0.with(|t| t.apply(records, &mut out))?;
-        let (batch, origins) = out.build();
+        let (batch, origins, reuse) = out.build();
         Ok(TransformOutput {
             batch,
             origins,
+            reuse,
             failures,
         })
     }

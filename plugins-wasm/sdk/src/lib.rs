@@ -67,7 +67,7 @@ pub mod export;
 pub mod log;
 mod read;
 
-pub use batch::{HeaderValue, SourceBatchBuilder, TransformBatchBuilder};
+pub use batch::{HeaderValue, Part, SourceBatchBuilder, TransformBatchBuilder};
 pub use bindings::sink::exports::culvert::connector::sink::SinkBatch;
 pub use bindings::source::culvert::connector::types::{
     ConfigIssue, ConfigKey, ConfigType, Importance, PartitionOffset, PluginError, PluginSpec,

@@ -1,9 +1,11 @@
-//! `identity-transform`: a transform for the host's tests and benchmarks. It copies every
-//! record unchanged, except that records whose value contains `drop.containing` are dropped
-//! and those containing `fail.containing` are reported as failed.
+//! `identity-transform`: a transform for the host's tests and benchmarks. It passes every
+//! record through unchanged, except that records whose value contains `drop.containing` are
+//! dropped and those containing `fail.containing` are reported as failed. By default it
+//! reuses the input (nothing is copied back); `copy=true` makes it copy every byte into its
+//! output instead; `key=<text>` replaces every key and reuses value and headers.
 
 use culvert_connector_sdk::{
-    Config, ConfigKeyBuilder, ConfigType, Plugin, PluginError, PluginSpec, RecordFailure,
+    Config, ConfigKeyBuilder, ConfigType, Part, Plugin, PluginError, PluginSpec, RecordFailure,
     Transform, TransformBatchBuilder, TransformRecords, Transformer,
 };
 
@@ -27,6 +29,14 @@ impl Plugin for Identity {
                     "fail.containing",
                     "Fail records whose value contains this text.",
                 ),
+                key(
+                    "copy",
+                    "true: copy every record into the output instead of reusing it.",
+                ),
+                key(
+                    "key",
+                    "Replace every key with this text (value and headers reused).",
+                ),
             ],
         }
     }
@@ -40,6 +50,8 @@ impl Transform for Identity {
 pub struct IdentityInstance {
     drop_containing: Option<Vec<u8>>,
     fail_containing: Option<Vec<u8>>,
+    copy: bool,
+    key: Option<Vec<u8>>,
 }
 
 fn marker(cfg: &Config, key: &str) -> Option<Vec<u8>> {
@@ -60,6 +72,8 @@ impl Transformer for IdentityInstance {
         Ok(Self {
             drop_containing: marker(&cfg, "drop.containing"),
             fail_containing: marker(&cfg, "fail.containing"),
+            copy: cfg.get("copy") == Some("true"),
+            key: marker(&cfg, "key"),
         })
     }
 
@@ -82,10 +96,23 @@ impl Transformer for IdentityInstance {
             if contains(r.value, &self.drop_containing) {
                 continue;
             }
-            headers.clear();
-            headers.extend(r.headers);
-            out.push(i, r.topic, r.key, r.value, &headers, r.timestamp_ms)
-                .map_err(PluginError::Fatal)?;
+            if let Some(key) = &self.key {
+                out.push_parts(
+                    i,
+                    r.topic,
+                    Part::New(Some(key.as_slice())),
+                    Part::Origin,
+                    Part::Origin,
+                    r.timestamp_ms,
+                )
+            } else if self.copy {
+                headers.clear();
+                headers.extend(r.headers);
+                out.push(i, r.topic, r.key, r.value, &headers, r.timestamp_ms)
+            } else {
+                out.keep(i, &r)
+            }
+            .map_err(PluginError::Fatal)?;
         }
         Ok(failures)
     }
