@@ -1,10 +1,11 @@
 //! The wasmtime engine and linker shared by every plugin of a worker.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Cache, CacheConfig, Config, Engine};
 
 use crate::bindings::SourceConnector;
 use crate::error::{HostError, describe};
@@ -64,7 +65,33 @@ impl PluginEngine {
     /// (call deadlines and yields; a thread advances the epoch every 10 ms). WASIp3
     /// concurrency is off, which makes every boundary crossing several times cheaper.
     pub fn new(limits: PluginLimits) -> Result<Self, HostError> {
+        Self::with_cache(limits, None)
+    }
+
+    /// Like [`PluginEngine::new`], with compiled components cached under `cache_dir`
+    /// (wasmtime's cache: keyed by the component's bytes and the engine's settings, so a
+    /// changed plugin or a different host build never reuses a stale artifact). A later start
+    /// loads a cached component in milliseconds instead of recompiling it.
+    pub fn with_cache(limits: PluginLimits, cache_dir: Option<&Path>) -> Result<Self, HostError> {
         let mut config = Config::new();
+        if let Some(dir) = cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                HostError::Engine(format!(
+                    "cannot create the plugin cache {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            let cache = Cache::new(cache).map_err(|e| {
+                HostError::Engine(format!(
+                    "cannot use {} as the plugin cache: {}",
+                    dir.display(),
+                    describe(&e)
+                ))
+            })?;
+            config.cache(Some(cache));
+        }
         config.wasm_component_model(true);
         config.concurrency_support(false);
         config.epoch_interruption(true);

@@ -22,6 +22,19 @@ pub enum HostError {
         wanted: &'static str,
         actual: &'static str,
     },
+    /// A `plugin.path` entry's manifest is missing, malformed or does not match it.
+    #[error("plugin {origin}: {reason}")]
+    Manifest { origin: String, reason: String },
+    /// No loaded plugin has this name or alias.
+    #[error("no plugin named {class}; installed: {known}")]
+    UnknownPlugin { class: String, known: String },
+    /// The plugin exists but not at the requested version.
+    #[error("plugin {name} has no version {version}; installed: {available}")]
+    UnknownVersion {
+        name: String,
+        version: String,
+        available: String,
+    },
     /// The component needs imports the host does not provide or grant.
     #[error("plugin {origin}: cannot be linked: {reason}")]
     Link { origin: String, reason: String },

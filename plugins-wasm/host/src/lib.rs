@@ -3,6 +3,8 @@
 //!
 //! - [`PluginEngine`] owns the wasmtime engine and the linker with every host capability.
 //! - [`Plugin`] is one loaded, compiled and inspected component (name, version, kind).
+//! - [`PluginRegistry`] holds the built-in plugins and those under `plugin.path` (with
+//!   [`Manifest`]s), several versions side by side, and resolves `connector.class`.
 //! - [`SourceTaskInstance`], [`SinkTaskInstance`] and [`TransformInstance`] run one task or
 //!   transform each, in its own store with memory limits and a per-call deadline.
 //! - [`Records`] is a validated batch; [`SourceRecords`] adds a source's positions;
@@ -17,7 +19,9 @@ mod engine;
 mod error;
 mod instance;
 mod logging;
+mod manifest;
 mod plugin;
+mod registry;
 mod sandbox;
 mod sink;
 mod source;
@@ -28,7 +32,9 @@ pub use batch::{Header, Record, Records, RecordsBuilder, SourceRecord, SourceRec
 pub use engine::{PluginEngine, PluginLimits};
 pub use error::HostError;
 pub use instance::TaskError;
+pub use manifest::{Manifest, sha256_hex};
 pub use plugin::{ConfigKeySpec, Plugin, PluginKind, PluginSpec};
+pub use registry::{LoadProblem, PluginRegistry};
 pub use sink::{
     PartitionOffset, RecordFailure, SinkBatch, SinkBatchBuilder, SinkTaskInstance, TopicPartition,
 };
