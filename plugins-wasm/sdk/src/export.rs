@@ -205,6 +205,9 @@ macro_rules! export_source_connector {
             >;
         }
 
+        // Only a wasm build exports the world: a native build of the crate (for its tests)
+        // must not define export symbols whose names native linkers cannot take.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::source::export_source_world!(
             __CulvertExports with_types_in $crate::bindings::source
         );
@@ -232,6 +235,9 @@ macro_rules! export_sink_connector {
                 $crate::export::SinkTaskAdapter<<$connector as $crate::SinkConnector>::Task>;
         }
 
+        // Only a wasm build exports the world: a native build of the crate (for its tests)
+        // must not define export symbols whose names native linkers cannot take.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::sink::export_sink_world!(
             __CulvertExports with_types_in $crate::bindings::sink
         );
@@ -260,6 +266,9 @@ macro_rules! export_transform {
             >;
         }
 
+        // Only a wasm build exports the world: a native build of the crate (for its tests)
+        // must not define export symbols whose names native linkers cannot take.
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::transform::export_transform_world!(
             __CulvertExports with_types_in $crate::bindings::transform
         );
