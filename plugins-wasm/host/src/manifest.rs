@@ -13,9 +13,14 @@ use sha2::{Digest, Sha256};
 
 use crate::plugin::PluginKind;
 
-/// Host capabilities a manifest may request. None is offered by this host yet: they arrive
-/// as versioned WIT interfaces, and a manifest requesting one is refused until then.
+/// Host capabilities a manifest may name. Only those in `sandbox::CAPABILITIES` are offered
+/// by this host; the others arrive as versioned WIT interfaces, and a manifest requesting
+/// one is refused until then.
 const KNOWN_CAPABILITIES: &[&str] = &["http-client", "sql", "object-store", "metrics"];
+
+fn offered(cap: &str) -> bool {
+    crate::sandbox::CAPABILITIES.iter().any(|(_, c)| *c == cap)
+}
 
 /// A parsed manifest.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,7 +55,7 @@ impl Manifest {
 
     /// Checks the manifest against the component's bytes, before compiling them.
     pub(crate) fn check_bytes(&self, bytes: &[u8]) -> Result<(), String> {
-        if let Some(cap) = self.capabilities.first() {
+        if let Some(cap) = self.capabilities.iter().find(|c| !offered(c)) {
             return Err(if KNOWN_CAPABILITIES.contains(&cap.as_str()) {
                 format!("requests the {cap} capability, which this host does not offer yet")
             } else {
@@ -76,7 +81,17 @@ impl Manifest {
         name: &str,
         version: &str,
         kind: PluginKind,
+        imported: &[&str],
     ) -> Result<(), String> {
+        if let Some(cap) = imported
+            .iter()
+            .find(|c| !self.capabilities.iter().any(|m| m == *c))
+        {
+            return Err(format!(
+                "imports the {cap} capability, which its manifest does not request \
+                 (add \"{cap}\" to \"capabilities\")"
+            ));
+        }
         if self.name != name || self.version != version || self.kind != kind.as_str() {
             return Err(format!(
                 "the manifest says {} {} ({}) but the component is {name} {version} ({kind})",

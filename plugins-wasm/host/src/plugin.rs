@@ -12,6 +12,7 @@ use crate::bindings::transform::{Transform, TransformPre};
 use crate::bindings::{SourceConnector, SourceConnectorPre};
 use crate::engine::PluginEngine;
 use crate::error::{HostError, describe};
+use crate::grants::Grants;
 use crate::state::{LogContext, StoreState};
 
 /// Which world a component implements.
@@ -88,6 +89,8 @@ struct Inner {
     origin: String,
     kind: PluginKind,
     spec: PluginSpec,
+    /// Host capabilities the component imports (e.g. `http-client`).
+    capabilities: Vec<&'static str>,
     engine: PluginEngine,
     pre: Pre,
 }
@@ -185,12 +188,13 @@ impl Plugin {
                 origin: origin.to_string(),
                 reason,
             })?;
-        crate::sandbox::check_imports(engine.engine(), &component).map_err(|reason| {
-            HostError::Denied {
-                origin: origin.to_string(),
-                reason,
-            }
-        })?;
+        let capabilities =
+            crate::sandbox::check_imports(engine.engine(), &component).map_err(|reason| {
+                HostError::Denied {
+                    origin: origin.to_string(),
+                    reason,
+                }
+            })?;
         let link_err = |e: wasmtime::Error| HostError::Link {
             origin: origin.to_string(),
             reason: describe(&e),
@@ -220,6 +224,7 @@ impl Plugin {
                 origin: origin.to_string(),
                 kind,
                 spec,
+                capabilities,
                 engine: engine.clone(),
                 pre,
             }),
@@ -241,6 +246,11 @@ impl Plugin {
         &self.inner.spec
     }
 
+    /// Host capabilities the component imports (e.g. `http-client`).
+    pub fn capabilities(&self) -> &[&'static str] {
+        &self.inner.capabilities
+    }
+
     /// Checks a connector (or transform) configuration; returns `(key, message)` for every
     /// problem.
     pub async fn validate(
@@ -248,7 +258,9 @@ impl Plugin {
         connector: &str,
         config: &[(String, String)],
     ) -> Result<Vec<(String, String)>, HostError> {
-        let (mut store, instance) = self.instantiate(connector, None, "validate").await?;
+        let (mut store, instance) = self
+            .instantiate(connector, None, &Grants::none(), "validate")
+            .await?;
         store.data_mut().begin_call("validate");
         let issues = instance
             .validate(&mut store, config)
@@ -265,7 +277,9 @@ impl Plugin {
         config: &[(String, String)],
         max_tasks: u32,
     ) -> Result<Result<Configs, String>, HostError> {
-        let (mut store, instance) = self.instantiate(connector, None, "task-configs").await?;
+        let (mut store, instance) = self
+            .instantiate(connector, None, &Grants::none(), "task-configs")
+            .await?;
         store.data_mut().begin_call("task-configs");
         let config = config.to_vec();
         let configs = match &instance {
@@ -294,6 +308,7 @@ impl Plugin {
         &self,
         connector: &str,
         task: Option<u32>,
+        grants: &Grants,
         call: &'static str,
     ) -> Result<(Store<StoreState>, Instance), HostError> {
         let log = LogContext {
@@ -301,7 +316,12 @@ impl Plugin {
             connector: connector.to_string(),
             task,
         };
-        let mut store = new_store(&self.inner.engine, log);
+        let mut store =
+            new_store(&self.inner.engine, log, grants).map_err(|reason| HostError::Trap {
+                plugin: self.inner.spec.name.clone(),
+                call,
+                reason,
+            })?;
         store.data_mut().begin_call(call);
         let instance = self
             .inner
@@ -335,12 +355,17 @@ impl Plugin {
     }
 }
 
-fn new_store(engine: &PluginEngine, log: LogContext) -> Store<StoreState> {
-    let mut store = Store::new(engine.engine(), StoreState::new(engine.limits(), log));
+fn new_store(
+    engine: &PluginEngine,
+    log: LogContext,
+    grants: &Grants,
+) -> Result<Store<StoreState>, String> {
+    let state = StoreState::new(engine.limits(), log, grants)?;
+    let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(crate::sandbox::on_epoch);
-    store
+    Ok(store)
 }
 
 fn detect_kind(engine: &PluginEngine, component: &Component) -> Result<PluginKind, String> {
@@ -382,7 +407,11 @@ async fn query_spec(
         connector: String::new(),
         task: None,
     };
-    let mut store = new_store(engine, log);
+    let mut store = new_store(engine, log, &Grants::none()).map_err(|reason| HostError::Trap {
+        plugin: origin.to_string(),
+        call: "spec",
+        reason,
+    })?;
     store.data_mut().begin_call("spec");
     let trap = |e: wasmtime::Error| HostError::Trap {
         plugin: origin.to_string(),

@@ -196,7 +196,12 @@ async fn load_file(engine: &PluginEngine, wasm: &Path) -> Result<(Plugin, Manife
     let plugin = Plugin::load(engine, &origin, &bytes).await?;
     let spec = plugin.spec();
     manifest
-        .check_plugin(&spec.name, &spec.version, plugin.kind())
+        .check_plugin(
+            &spec.name,
+            &spec.version,
+            plugin.kind(),
+            plugin.capabilities(),
+        )
         .map_err(&manifest_err)?;
     Ok((plugin, manifest))
 }

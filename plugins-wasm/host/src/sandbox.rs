@@ -28,16 +28,30 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "culvert:connector/logging@",
 ];
 
+/// Host capabilities: `(import prefix, capability name)`. A plugin from `plugin.path` may
+/// import one only if its manifest requests it; what it may reach is granted per connector.
+pub(crate) const CAPABILITIES: &[(&str, &str)] =
+    &[("culvert:connector/http-client@", "http-client")];
+
 /// Imports no plugin is ever granted, with the reason given in the load error.
 const DENIED_IMPORTS: &[(&str, &str)] = &[(
     "wasi:sockets/",
     "plugins never get raw sockets; reach the network through the http-client capability",
 )];
 
-/// Checks every import of `component` against what plugins may use.
-pub(crate) fn check_imports(engine: &Engine, component: &Component) -> Result<(), String> {
+/// Checks every import of `component` against what plugins may use; returns the names of
+/// the capabilities it imports.
+pub(crate) fn check_imports(
+    engine: &Engine,
+    component: &Component,
+) -> Result<Vec<&'static str>, String> {
+    let mut capabilities = Vec::new();
     for (name, _) in component.component_type().imports(engine) {
         if ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        if let Some((_, cap)) = CAPABILITIES.iter().find(|(p, _)| name.starts_with(p)) {
+            capabilities.push(*cap);
             continue;
         }
         if let Some((_, why)) = DENIED_IMPORTS.iter().find(|(p, _)| name.starts_with(p)) {
@@ -48,7 +62,7 @@ pub(crate) fn check_imports(engine: &Engine, component: &Component) -> Result<()
              random, io and cli, and the culvert:connector@0.1 interfaces)"
         ));
     }
-    Ok(())
+    Ok(capabilities)
 }
 
 /// The deadline of the guest call in progress, if any.

@@ -7,6 +7,7 @@ use crate::batch::{Header, Record, RecordsBuilder};
 use crate::bindings::culvert::connector::types as wit_types;
 use crate::bindings::sink::SinkConnector;
 use crate::bindings::sink::exports::culvert::connector::sink as wit;
+use crate::grants::Grants;
 use crate::instance::{Session, TaskError};
 use crate::plugin::{Instance, Plugin};
 
@@ -150,16 +151,17 @@ pub(crate) fn check_failures(
 }
 
 impl SinkTaskInstance {
-    /// Instantiates `plugin` for task `task_id` of `connector`, constructs the task with
-    /// `config` and starts it.
+    /// Instantiates `plugin` for task `task_id` of `connector` with the connector's `grants`,
+    /// constructs the task with `config` and starts it.
     pub async fn start(
         plugin: &Plugin,
         connector: &str,
         task_id: u32,
+        grants: &Grants,
         config: &[(String, String)],
     ) -> Result<Self, TaskError> {
         let (store, instance) = plugin
-            .instantiate(connector, Some(task_id), "start")
+            .instantiate(connector, Some(task_id), grants, "start")
             .await?;
         let Instance::Sink(instance) = instance else {
             return Err(plugin.wrong_kind("sink").into());

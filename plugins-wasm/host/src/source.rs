@@ -6,6 +6,7 @@ use wasmtime::component::ResourceAny;
 use crate::batch::SourceRecords;
 use crate::bindings::SourceConnector;
 use crate::bindings::exports::culvert::connector::source as wit;
+use crate::grants::Grants;
 use crate::instance::{Session, TaskError};
 use crate::plugin::{Instance, Plugin};
 
@@ -34,17 +35,18 @@ fn to_wit(positions: &[Position]) -> Vec<wit::Position> {
 }
 
 impl SourceTaskInstance {
-    /// Instantiates `plugin` for task `task_id` of `connector`, constructs the task with
-    /// `config` and starts it with the committed positions.
+    /// Instantiates `plugin` for task `task_id` of `connector` with the connector's `grants`,
+    /// constructs the task with `config` and starts it with the committed positions.
     pub async fn start(
         plugin: &Plugin,
         connector: &str,
         task_id: u32,
+        grants: &Grants,
         config: &[(String, String)],
         committed: &[Position],
     ) -> Result<Self, TaskError> {
         let (store, instance) = plugin
-            .instantiate(connector, Some(task_id), "start")
+            .instantiate(connector, Some(task_id), grants, "start")
             .await?;
         let Instance::Source(instance) = instance else {
             return Err(plugin.wrong_kind("source").into());

@@ -1,5 +1,6 @@
 //! Per-store state: what one plugin instance (one task, or one connector call) may touch.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
@@ -7,6 +8,8 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine::PluginLimits;
+use crate::grants::Grants;
+use crate::http::HttpClient;
 use crate::sandbox::CallDeadline;
 
 /// Who is running in a store; attached to every log line the plugin writes.
@@ -26,6 +29,8 @@ pub(crate) struct StoreState {
     pub(crate) log: LogContext,
     pub(crate) deadline: CallDeadline,
     pub(crate) call_timeout: Duration,
+    /// The `http-client` capability; `None` when the connector grants no host.
+    pub(crate) http: Option<Arc<HttpClient>>,
 }
 
 impl std::fmt::Debug for StoreState {
@@ -39,8 +44,17 @@ impl std::fmt::Debug for StoreState {
 impl StoreState {
     /// A store with nothing granted: WASI's defaults give no filesystem, no sockets, no
     /// environment, closed stdin and discarded stdout/stderr.
-    pub(crate) fn new(limits: &PluginLimits, log: LogContext) -> Self {
-        Self {
+    pub(crate) fn new(
+        limits: &PluginLimits,
+        log: LogContext,
+        grants: &Grants,
+    ) -> Result<Self, String> {
+        let http = if grants.http.hosts.is_empty() {
+            None
+        } else {
+            Some(Arc::new(HttpClient::new(grants.http.clone())?))
+        };
+        Ok(Self {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
@@ -53,7 +67,8 @@ impl StoreState {
             log,
             deadline: CallDeadline::default(),
             call_timeout: limits.call_timeout,
-        }
+            http,
+        })
     }
 
     /// Arms the deadline for guest call `call`.

@@ -5,6 +5,7 @@ use wasmtime::component::ResourceAny;
 use crate::batch::{Record, Records, RecordsBuilder};
 use crate::bindings::transform::Transform;
 use crate::bindings::transform::exports::culvert::connector::transformation as wit;
+use crate::grants::Grants;
 use crate::instance::{Session, TaskError};
 use crate::plugin::{Instance, Plugin};
 use crate::sink::{RecordFailure, check_failures};
@@ -35,7 +36,10 @@ impl TransformInstance {
         connector: &str,
         config: &[(String, String)],
     ) -> Result<Self, TaskError> {
-        let (store, instance) = plugin.instantiate(connector, None, "transformer").await?;
+        // Transforms get no capabilities: they only see the records they are given.
+        let (store, instance) = plugin
+            .instantiate(connector, None, &Grants::none(), "transformer")
+            .await?;
         let Instance::Transform(instance) = instance else {
             return Err(plugin.wrong_kind("transformation").into());
         };

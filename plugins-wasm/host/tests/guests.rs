@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use culvert_plugin_host::{
-    HostError, PartitionOffset, Plugin, PluginEngine, PluginKind, PluginLimits, Record,
+    Grants, HostError, PartitionOffset, Plugin, PluginEngine, PluginKind, PluginLimits, Record,
     RecordsBuilder, SinkBatchBuilder, SinkTaskInstance, SourceTaskInstance, TaskError,
     TopicPartition, TransformInstance,
 };
@@ -49,6 +49,7 @@ async fn a_million_records_flow_from_a_source_through_a_transform_into_a_sink() 
         &datagen,
         "flow",
         0,
+        &Grants::none(),
         &cfg(&[
             ("kafka.topic", "numbers"),
             ("iterations", &total),
@@ -61,7 +62,7 @@ async fn a_million_records_flow_from_a_source_through_a_transform_into_a_sink() 
     let mut transform = TransformInstance::new(&identity, "flow", &[])
         .await
         .expect("transform");
-    let mut task = SinkTaskInstance::start(&sink, "flow", 0, &[])
+    let mut task = SinkTaskInstance::start(&sink, "flow", 0, &Grants::none(), &[])
         .await
         .expect("sink starts");
     let tp = TopicPartition {
@@ -183,9 +184,15 @@ async fn reused_parts_come_back_from_the_input_and_copies_match_them() {
 async fn a_sink_reports_per_record_failures_by_index() {
     let engine = engine(PluginLimits::default());
     let plugin = load(&engine, "collect-sink").await.expect("load");
-    let mut task = SinkTaskInstance::start(&plugin, "c", 0, &cfg(&[("fail.containing", "poison")]))
-        .await
-        .expect("start");
+    let mut task = SinkTaskInstance::start(
+        &plugin,
+        "c",
+        0,
+        &Grants::none(),
+        &cfg(&[("fail.containing", "poison")]),
+    )
+    .await
+    .expect("start");
     let mut b = SinkBatchBuilder::new();
     for (i, v) in ["ok", "poison pill", "ok"].iter().enumerate() {
         b.push(
@@ -212,10 +219,16 @@ async fn a_sink_reports_per_record_failures_by_index() {
 /// Polls an `ok` misbehave task in a loop, counting successful polls, until told to stop.
 fn spawn_healthy_task(plugin: Plugin, polls: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut task =
-            SourceTaskInstance::start(&plugin, "healthy", 0, &cfg(&[("mode", "ok")]), &[])
-                .await
-                .expect("healthy task starts");
+        let mut task = SourceTaskInstance::start(
+            &plugin,
+            "healthy",
+            0,
+            &Grants::none(),
+            &cfg(&[("mode", "ok")]),
+            &[],
+        )
+        .await
+        .expect("healthy task starts");
         loop {
             let batch = task.poll(10).await.expect("healthy poll");
             assert_eq!(batch.map(|b| b.len()), Some(1));
@@ -230,9 +243,16 @@ async fn misbehave(limits: PluginLimits, mode: &str) -> (TaskError, u64) {
     let plugin = load(&engine, "misbehave").await.expect("load");
     let polls = Arc::new(AtomicU64::new(0));
     let healthy = spawn_healthy_task(plugin.clone(), Arc::clone(&polls));
-    let mut task = SourceTaskInstance::start(&plugin, "bad", 0, &cfg(&[("mode", mode)]), &[])
-        .await
-        .expect("start");
+    let mut task = SourceTaskInstance::start(
+        &plugin,
+        "bad",
+        0,
+        &Grants::none(),
+        &cfg(&[("mode", mode)]),
+        &[],
+    )
+    .await
+    .expect("start");
     let before = polls.load(Ordering::Relaxed);
     let err = task.poll(10).await.expect_err("misbehaves");
     let during = polls.load(Ordering::Relaxed) - before;
@@ -327,7 +347,7 @@ async fn a_guest_importing_sockets_is_refused_at_load() {
 async fn a_plugin_is_only_run_as_its_own_kind() {
     let engine = engine(PluginLimits::default());
     let sink = load(&engine, "collect-sink").await.expect("load");
-    let err = SourceTaskInstance::start(&sink, "c", 0, &[], &[])
+    let err = SourceTaskInstance::start(&sink, "c", 0, &Grants::none(), &[], &[])
         .await
         .expect_err("a sink is not a source");
     assert_eq!(

@@ -9,7 +9,7 @@
 //! - [`Config`] reads configuration values; [`ConfigKeyBuilder`] declares them.
 //! - [`SourceBatchBuilder`] and [`TransformBatchBuilder`] build outgoing batches;
 //!   [`SinkRecords`] and [`TransformRecords`] read incoming ones.
-//! - [`log`] writes into the worker's log.
+//! - [`log`] writes into the worker's log; [`http`] makes HTTP requests through the host.
 //! - [`export_source_connector!`], [`export_sink_connector!`] and [`export_transform!`]
 //!   export the implementation as the component's world.
 
@@ -37,6 +37,7 @@ pub mod bindings {
             with: {
                 "culvert:connector/types@0.1.0": crate::bindings::source::culvert::connector::types,
                 "culvert:connector/logging@0.1.0": crate::bindings::source::culvert::connector::logging,
+                "culvert:connector/http-client@0.1.0": crate::bindings::source::culvert::connector::http_client,
             },
             pub_export_macro: true,
             export_macro_name: "export_sink_world",
@@ -64,6 +65,7 @@ mod batch;
 mod config;
 #[doc(hidden)]
 pub mod export;
+pub mod http;
 pub mod log;
 mod read;
 

@@ -15,7 +15,7 @@
 mod build;
 
 use culvert_plugin_host::{
-    Header, PartitionOffset, Plugin, PluginEngine, PluginLimits, Position, Record, Records,
+    Grants, Header, PartitionOffset, Plugin, PluginEngine, PluginLimits, Position, Record, Records,
     RecordsBuilder, SinkBatchBuilder, SinkTaskInstance, SourceTaskInstance, TaskError,
     TransformInstance,
 };
@@ -35,8 +35,8 @@ pub enum TestkitError {
     /// A task call failed.
     #[error(transparent)]
     Task(#[from] TaskError),
-    /// A record could not be put into a batch.
-    #[error("invalid record: {0}")]
+    /// A record could not be put into a batch, or the config grants are invalid.
+    #[error("invalid input: {0}")]
     Record(String),
 }
 
@@ -185,7 +185,9 @@ impl Harness {
             .block_on(self.plugin.task_configs("test", &pairs(config), max_tasks))?)
     }
 
-    /// Starts source task 0 with `config` and no committed positions.
+    /// Starts source task 0 with `config` and no committed positions. Grants
+    /// (`plugin.allow.hosts`, ...) are read from `config`, as the worker reads them from the
+    /// connector configuration.
     pub fn source(&self, config: &[(&str, &str)]) -> Result<SourceRun<'_>, TestkitError> {
         self.source_from(config, &[])
     }
@@ -196,10 +198,12 @@ impl Harness {
         config: &[(&str, &str)],
         committed: &[Position],
     ) -> Result<SourceRun<'_>, TestkitError> {
+        let grants = Grants::from_config(&pairs(config)).map_err(TestkitError::Record)?;
         let task = self.runtime.block_on(SourceTaskInstance::start(
             &self.plugin,
             "test",
             0,
+            &grants,
             &pairs(config),
             committed,
         ))?;
@@ -212,10 +216,12 @@ impl Harness {
 
     /// Starts sink task 0 with `config`.
     pub fn sink(&self, config: &[(&str, &str)]) -> Result<SinkRun<'_>, TestkitError> {
+        let grants = Grants::from_config(&pairs(config)).map_err(TestkitError::Record)?;
         let task = self.runtime.block_on(SinkTaskInstance::start(
             &self.plugin,
             "test",
             0,
+            &grants,
             &pairs(config),
         ))?;
         Ok(SinkRun {

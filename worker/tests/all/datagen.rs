@@ -3,7 +3,7 @@
 
 use culvert::builtin;
 use culvert_plugin_host::{
-    Plugin, PluginEngine, PluginKind, PluginLimits, Position, SourceTaskInstance, TaskError,
+    Grants, Plugin, PluginEngine, PluginKind, PluginLimits, Position, SourceTaskInstance, TaskError,
 };
 
 fn cfg(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -99,7 +99,7 @@ async fn polls_every_record_once_in_order_then_goes_quiet() {
         ("iterations", "2500"),
         ("task.id", "4"),
     ]);
-    let mut task = SourceTaskInstance::start(&plugin, "gen", 4, &config, &[])
+    let mut task = SourceTaskInstance::start(&plugin, "gen", 4, &Grants::none(), &config, &[])
         .await
         .expect("start");
     let mut expected = 0u64;
@@ -152,9 +152,10 @@ async fn resumes_after_the_committed_position() {
             offset: r#"{"counter":99}"#.into(),
         },
     ];
-    let mut task = SourceTaskInstance::start(&plugin, "gen", 0, &config, &committed)
-        .await
-        .expect("start");
+    let mut task =
+        SourceTaskInstance::start(&plugin, "gen", 0, &Grants::none(), &config, &committed)
+            .await
+            .expect("start");
     let batch = task.poll(3).await.expect("poll").expect("records");
     let keys: Vec<&[u8]> = batch.iter().map(|r| r.key.expect("key")).collect();
     assert_eq!(keys, [&b"0:100"[..], b"0:101", b"0:102"]);
@@ -167,7 +168,7 @@ async fn resumes_after_the_committed_position() {
 #[tokio::test]
 async fn bad_task_config_and_bad_offsets_fail_start_clearly() {
     let plugin = datagen().await;
-    let err = SourceTaskInstance::start(&plugin, "gen", 0, &cfg(&[]), &[])
+    let err = SourceTaskInstance::start(&plugin, "gen", 0, &Grants::none(), &cfg(&[]), &[])
         .await
         .expect_err("no topic");
     assert!(
@@ -179,10 +180,16 @@ async fn bad_task_config_and_bad_offsets_fail_start_clearly() {
         partition: r#"{"task":0}"#.into(),
         offset: "not json".into(),
     }];
-    let err =
-        SourceTaskInstance::start(&plugin, "gen", 0, &cfg(&[("kafka.topic", "t")]), &committed)
-            .await
-            .expect_err("bad offset");
+    let err = SourceTaskInstance::start(
+        &plugin,
+        "gen",
+        0,
+        &Grants::none(),
+        &cfg(&[("kafka.topic", "t")]),
+        &committed,
+    )
+    .await
+    .expect_err("bad offset");
     assert!(
         matches!(&err, TaskError::Fatal(m) if m.starts_with("committed offset not json is not JSON")),
         "{err}"
