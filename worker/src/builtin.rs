@@ -1,18 +1,9 @@
 //! The connector components built into the binary (compiled from `connectors/` by the
-//! `culvert-guests` crate), loaded into a plugin engine.
-
-use culvert_plugin_host::{HostError, Plugin, PluginEngine};
+//! `culvert-guests` crate).
 
 pub use culvert_guests::{BUILTIN, Component, builtin as find};
 
-/// Loads every embedded component; each result says which one it was.
-pub async fn load_all(
-    engine: &PluginEngine,
-) -> Vec<(&'static Component, Result<Plugin, HostError>)> {
-    let mut out = Vec::with_capacity(BUILTIN.len());
-    for component in BUILTIN {
-        let plugin = Plugin::load(engine, &component.origin(), component.bytes).await;
-        out.push((component, plugin));
-    }
-    out
+/// `(name, bytes)` of every built-in component, as `PluginRegistry::load` takes them.
+pub fn components() -> Vec<(&'static str, &'static [u8])> {
+    BUILTIN.iter().map(|c| (c.name, c.bytes)).collect()
 }

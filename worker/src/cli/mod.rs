@@ -61,16 +61,27 @@ pub enum Command {
 /// `culvert plugins ...`
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
-    /// Load every plugin with wasmtime and print name, version and kind.
-    List,
+    /// Load every plugin with wasmtime and print name, version, kind and origin.
+    List {
+        /// A plugin.path directory of `*.wasm` components with their manifests (repeatable).
+        #[arg(long = "plugin-path", value_name = "DIR")]
+        plugin_path: Vec<std::path::PathBuf>,
+        /// Cache compiled components here, so later runs skip compiling.
+        #[arg(long = "cache-dir", value_name = "DIR")]
+        cache_dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plugins {
-            command: PluginsCommand::List,
-        } => plugins::list().await,
+            command:
+                PluginsCommand::List {
+                    plugin_path,
+                    cache_dir,
+                },
+        } => plugins::list(&plugin_path, cache_dir.as_deref()).await,
         Command::Standalone { .. } => {
             not_available("standalone", "the embedded broker and the worker")
         }

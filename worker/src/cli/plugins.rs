@@ -1,21 +1,24 @@
-//! `culvert plugins list`: load every plugin with wasmtime and print what it is.
+//! `culvert plugins list`: load the built-in plugins and those under `--plugin-path` with
+//! wasmtime and print what each is.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use culvert_plugin_host::{PluginEngine, PluginLimits};
+use culvert_plugin_host::{PluginEngine, PluginLimits, PluginRegistry};
 
 use crate::builtin;
 
-/// Prints one row per plugin; a plugin that fails to load is reported on stderr and makes
-/// the command exit non-zero, after every other plugin was listed.
-pub(crate) async fn list() -> ExitCode {
-    let engine = match PluginEngine::new(PluginLimits::default()) {
+/// Prints one row per plugin (every version); a component that fails to load is reported on
+/// stderr and makes the command exit non-zero, after every other plugin was listed.
+pub(crate) async fn list(plugin_path: &[PathBuf], cache_dir: Option<&Path>) -> ExitCode {
+    let engine = match PluginEngine::with_cache(PluginLimits::default(), cache_dir) {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("culvert plugins list: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let registry = PluginRegistry::load(&engine, &builtin::components(), plugin_path).await;
     let mut rows = vec![[
         "NAME".to_string(),
         "VERSION".to_string(),
@@ -23,30 +26,27 @@ pub(crate) async fn list() -> ExitCode {
         "ORIGIN".to_string(),
         "DESCRIPTION".to_string(),
     ]];
-    let mut failed = false;
-    for (component, result) in builtin::load_all(&engine).await {
-        match result {
-            Ok(plugin) => {
-                let spec = plugin.spec();
-                rows.push([
-                    spec.name.clone(),
-                    spec.version.clone(),
-                    plugin.kind().to_string(),
-                    component.origin(),
-                    spec.description.clone(),
-                ]);
-            }
-            Err(e) => {
-                failed = true;
-                eprintln!("culvert plugins list: {e}");
-            }
-        }
+    for plugin in registry.plugins() {
+        let spec = plugin.spec();
+        rows.push([
+            spec.name.clone(),
+            spec.version.clone(),
+            plugin.kind().to_string(),
+            plugin.origin().to_string(),
+            spec.description.clone(),
+        ]);
     }
     print!("{}", render_table(&rows));
-    if failed {
-        ExitCode::FAILURE
-    } else {
+    for problem in registry.problems() {
+        eprintln!(
+            "culvert plugins list: skipped {}: {}",
+            problem.origin, problem.error
+        );
+    }
+    if registry.problems().is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

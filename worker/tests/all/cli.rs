@@ -53,6 +53,40 @@ fn plugins_list_loads_the_embedded_datagen_component() {
 }
 
 #[test]
+fn plugins_list_reports_bad_plugin_path_entries_and_lists_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("broken.wasm"), b"not a component").expect("write");
+    std::fs::write(
+        dir.path().join("broken.json"),
+        r#"{"name":"broken","version":"1.0.0","kind":"source","sha256":"00"}"#,
+    )
+    .expect("write");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_string_lossy().into_owned();
+    let cache_dir = cache.path().to_string_lossy().into_owned();
+    let out = culvert(&[
+        "plugins",
+        "list",
+        "--plugin-path",
+        &path,
+        "--cache-dir",
+        &cache_dir,
+    ]);
+    assert!(
+        !out.status.success(),
+        "a skipped plugin makes the command fail"
+    );
+    assert!(
+        stdout(&out).lines().any(|l| l.starts_with("datagen ")),
+        "the others are still listed: {}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("skipped"), "{err}");
+    assert!(err.contains("broken.wasm: checksum mismatch"), "{err}");
+}
+
+#[test]
 fn subcommands_that_have_not_landed_say_so_and_fail() {
     for args in [
         &["standalone"][..],
