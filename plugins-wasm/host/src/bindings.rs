@@ -24,6 +24,7 @@ pub mod sink {
         with: {
             "culvert:connector/types": crate::bindings::culvert::connector::types,
             "culvert:connector/logging": crate::bindings::culvert::connector::logging,
+            "culvert:connector/metrics": crate::bindings::culvert::connector::metrics,
             "culvert:connector/http-client": crate::bindings::culvert::connector::http_client,
         },
     });
@@ -39,6 +40,7 @@ pub mod transform {
         with: {
             "culvert:connector/types": crate::bindings::culvert::connector::types,
             "culvert:connector/logging": crate::bindings::culvert::connector::logging,
+            "culvert:connector/metrics": crate::bindings::culvert::connector::metrics,
         },
     });
 }

@@ -9,6 +9,7 @@ use wasmtime::{Cache, CacheConfig, Config, Engine};
 
 use crate::bindings::SourceConnector;
 use crate::error::{HostError, describe};
+use crate::metrics::PluginMetrics;
 use crate::state::StoreState;
 
 /// Resource limits applied to every plugin store.
@@ -50,6 +51,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<StoreState>,
     limits: PluginLimits,
+    metrics: Arc<PluginMetrics>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -109,6 +111,7 @@ impl PluginEngine {
                 engine,
                 linker,
                 limits,
+                metrics: Arc::new(PluginMetrics::default()),
             }),
         })
     }
@@ -123,5 +126,11 @@ impl PluginEngine {
 
     pub(crate) fn limits(&self) -> &PluginLimits {
         &self.inner.limits
+    }
+
+    /// The metrics every plugin of this engine recorded (`PluginMetrics::render_prometheus`
+    /// gives the text the worker's `/metrics` endpoint serves).
+    pub fn metrics(&self) -> Arc<PluginMetrics> {
+        Arc::clone(&self.inner.metrics)
     }
 }

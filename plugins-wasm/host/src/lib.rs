@@ -22,6 +22,7 @@ mod http;
 mod instance;
 mod logging;
 mod manifest;
+mod metrics;
 mod plugin;
 mod registry;
 mod sandbox;
@@ -36,6 +37,7 @@ pub use error::HostError;
 pub use grants::{ALLOW_HOSTS, ALLOW_PRIVATE, Grants};
 pub use instance::TaskError;
 pub use manifest::{Manifest, sha256_hex};
+pub use metrics::PluginMetrics;
 pub use plugin::{ConfigKeySpec, Plugin, PluginKind, PluginSpec};
 pub use registry::{LoadProblem, PluginRegistry};
 pub use sink::{

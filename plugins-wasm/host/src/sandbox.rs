@@ -26,6 +26,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:filesystem/",
     "culvert:connector/types@",
     "culvert:connector/logging@",
+    "culvert:connector/metrics@",
 ];
 
 /// Host capabilities: `(import prefix, capability name)`. A plugin from `plugin.path` may

@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::engine::PluginLimits;
 use crate::grants::Grants;
 use crate::http::HttpClient;
+use crate::metrics::PluginMetrics;
 use crate::sandbox::CallDeadline;
 
 /// Who is running in a store; attached to every log line the plugin writes.
@@ -31,6 +32,8 @@ pub(crate) struct StoreState {
     pub(crate) call_timeout: Duration,
     /// The `http-client` capability; `None` when the connector grants no host.
     pub(crate) http: Option<Arc<HttpClient>>,
+    /// Where the `metrics` capability records.
+    pub(crate) metrics: Arc<PluginMetrics>,
 }
 
 impl std::fmt::Debug for StoreState {
@@ -48,6 +51,7 @@ impl StoreState {
         limits: &PluginLimits,
         log: LogContext,
         grants: &Grants,
+        metrics: Arc<PluginMetrics>,
     ) -> Result<Self, String> {
         let http = if grants.http.hosts.is_empty() {
             None
@@ -68,6 +72,7 @@ impl StoreState {
             deadline: CallDeadline::default(),
             call_timeout: limits.call_timeout,
             http,
+            metrics,
         })
     }
 

@@ -334,6 +334,40 @@ async fn plugin_errors_keep_the_instance_usable() {
 }
 
 #[tokio::test]
+async fn metrics_a_guest_records_are_exported_with_its_connector_and_task() {
+    let engine = engine(PluginLimits::default());
+    let plugin = load(&engine, "misbehave").await.expect("load");
+    let mut task = SourceTaskInstance::start(
+        &plugin,
+        "orders",
+        2,
+        &Grants::none(),
+        &cfg(&[("mode", "ok")]),
+        &[],
+    )
+    .await
+    .expect("start");
+    for _ in 0..3 {
+        task.poll(10).await.expect("poll");
+    }
+    let text = engine.metrics().render_prometheus();
+    assert!(
+        text.contains("# TYPE culvert_plugin_polls_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "culvert_plugin_polls_total{connector=\"orders\",mode=\"ok\",task=\"2\"} 3\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("culvert_plugin_batch_records_count{connector=\"orders\",task=\"2\"} 3\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_guest_importing_sockets_is_refused_at_load() {
     let engine = engine(PluginLimits::default());
     let err = load(&engine, "sockets-probe").await.expect_err("refused");

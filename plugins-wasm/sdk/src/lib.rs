@@ -9,7 +9,8 @@
 //! - [`Config`] reads configuration values; [`ConfigKeyBuilder`] declares them.
 //! - [`SourceBatchBuilder`] and [`TransformBatchBuilder`] build outgoing batches;
 //!   [`SinkRecords`] and [`TransformRecords`] read incoming ones.
-//! - [`log`] writes into the worker's log; [`http`] makes HTTP requests through the host.
+//! - [`log`] writes into the worker's log; [`metrics`] records counters, gauges and
+//!   histograms; [`http`] makes HTTP requests through the host.
 //! - [`export_source_connector!`], [`export_sink_connector!`] and [`export_transform!`]
 //!   export the implementation as the component's world.
 
@@ -37,6 +38,7 @@ pub mod bindings {
             with: {
                 "culvert:connector/types@0.1.0": crate::bindings::source::culvert::connector::types,
                 "culvert:connector/logging@0.1.0": crate::bindings::source::culvert::connector::logging,
+                "culvert:connector/metrics@0.1.0": crate::bindings::source::culvert::connector::metrics,
                 "culvert:connector/http-client@0.1.0": crate::bindings::source::culvert::connector::http_client,
             },
             pub_export_macro: true,
@@ -53,6 +55,7 @@ pub mod bindings {
             with: {
                 "culvert:connector/types@0.1.0": crate::bindings::source::culvert::connector::types,
                 "culvert:connector/logging@0.1.0": crate::bindings::source::culvert::connector::logging,
+                "culvert:connector/metrics@0.1.0": crate::bindings::source::culvert::connector::metrics,
             },
             pub_export_macro: true,
             export_macro_name: "export_transform_world",
@@ -67,6 +70,7 @@ mod config;
 pub mod export;
 pub mod http;
 pub mod log;
+pub mod metrics;
 mod read;
 
 pub use batch::{HeaderValue, Part, SourceBatchBuilder, TransformBatchBuilder};

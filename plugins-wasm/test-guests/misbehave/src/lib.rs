@@ -1,6 +1,7 @@
 //! `misbehave`: a source whose `poll` misbehaves on purpose, for the host's sandbox tests.
 //!
-//! `mode` picks the behaviour: `ok` (one record per poll to topic `t`), `spin` (loops
+//! `mode` picks the behaviour: `ok` (one record per poll to topic `t`, counted in the
+//! `polls_total` metric), `spin` (loops
 //! forever), `alloc` (allocates until memory runs out), `trap` (panics), `fatal` and
 //! `retriable` (return that plugin error).
 
@@ -81,6 +82,17 @@ impl SourceTask for MisbehaveTask {
                 "misbehave was told to retry".to_string(),
             )),
             _ => {
+                culvert_connector_sdk::metrics::counter("polls_total", 1.0, &[("mode", "ok")])
+                    .map_err(PluginError::Fatal)?;
+                culvert_connector_sdk::metrics::histogram("batch_records", 1.0, &[])
+                    .map_err(PluginError::Fatal)?;
+                if let Err(e) = culvert_connector_sdk::metrics::counter("polls_total", -1.0, &[]) {
+                    culvert_connector_sdk::log::debug("refused as expected", &[("reason", &e)]);
+                } else {
+                    return Err(PluginError::Fatal(
+                        "a negative counter increment was taken".into(),
+                    ));
+                }
                 let mut batch = SourceBatchBuilder::new();
                 let value = self.polls.to_string();
                 batch
