@@ -337,7 +337,11 @@ impl RecordsBuilder {
     /// 65 536 topics, or a header value over 2 GiB.
     pub fn push(&mut self, record: &Record<'_>, headers: &[Header<'_>]) -> Result<(), String> {
         let r = &mut self.records;
-        let known = r.topics.iter().position(|t| t == record.topic);
+        // Runs of records for one topic are the common case: check the last one first.
+        let known = match r.topic_index.last() {
+            Some(&last) if r.topics[usize::from(last)] == record.topic => Some(usize::from(last)),
+            _ => r.topics.iter().position(|t| t == record.topic),
+        };
         let topic_idx = u16::try_from(known.unwrap_or(r.topics.len()))
             .map_err(|_| "a batch may hold at most 65536 distinct topics".to_string())?;
         let mut header_bytes = 0usize;
