@@ -8,7 +8,10 @@
 //! records/s and the overhead per record against native: what crossing into the sandbox
 //! costs.
 //!
-//!   cargo run --release -p culvert-plugin-host --example crossing [BATCHES] [BATCH_SIZE]
+//!   cargo run --release -p culvert-plugin-host --example crossing [BATCHES] [BATCH_SIZE] [RECORD_BYTES]
+//!
+//! With small records (e.g. `RECORD_BYTES` 64) the figures show the per-record cost of the
+//! boundary itself rather than of copying bytes.
 
 use std::time::{Duration, Instant};
 
@@ -20,9 +23,10 @@ use culvert_plugin_host::{
     Plugin, PluginEngine, PluginLimits, Record, Records, RecordsBuilder, TransformInstance,
 };
 
-fn json_record(i: usize) -> Vec<u8> {
+/// A JSON record of about `bytes` bytes (at least its fixed fields).
+fn json_record(i: usize, bytes: usize) -> Vec<u8> {
     let mut v = format!("{{\"id\":{i},\"name\":\"customer-{i}\",\"payload\":\"");
-    while v.len() < 1024 - 2 {
+    while v.len() < bytes.saturating_sub(2) {
         v.push('x');
     }
     v.push_str("\"}");
@@ -71,7 +75,8 @@ async fn main() {
         .collect();
     let batches = args.first().copied().unwrap_or(200);
     let size = args.get(1).copied().unwrap_or(1000);
-    let values: Vec<Vec<u8>> = (0..size).map(json_record).collect();
+    let record_bytes = args.get(2).copied().unwrap_or(1024);
+    let values: Vec<Vec<u8>> = (0..size).map(|i| json_record(i, record_bytes)).collect();
     let keys: Vec<String> = (0..size).map(|i| format!("key-{i}")).collect();
 
     let engine = PluginEngine::new(PluginLimits::default()).expect("engine");
@@ -80,7 +85,7 @@ async fn main() {
         .await
         .expect("load");
     println!(
-        "{} records of 1 KiB JSON in batches of {size}, identity transform",
+        "{} JSON records of ~{record_bytes} B in batches of {size}, identity transform",
         batches * size
     );
     for (mode, config) in [
