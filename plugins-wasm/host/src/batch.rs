@@ -53,7 +53,7 @@ pub struct Record<'a> {
     pub value: Option<&'a [u8]>,
     /// Milliseconds since the epoch, or `None` to let the producer stamp it.
     pub timestamp_ms: Option<i64>,
-    header_block: &'a [u8],
+    pub(crate) header_block: &'a [u8],
 }
 
 /// One record of a [`SourceRecords`] batch.
@@ -333,9 +333,46 @@ impl RecordsBuilder {
         self.records.is_empty()
     }
 
-    /// Appends a record. Fails (changing nothing) past 4 GiB of keys, values or headers,
-    /// 65 536 topics, or a header value over 2 GiB.
+    /// Appends a record with `headers`. Fails (changing nothing) past 4 GiB of keys, values
+    /// or headers, 65 536 topics, or a header value over 2 GiB.
     pub fn push(&mut self, record: &Record<'_>, headers: &[Header<'_>]) -> Result<(), String> {
+        let mut header_bytes = 0usize;
+        for h in headers {
+            if h.value.is_some_and(|v| i32::try_from(v.len()).is_err()) {
+                return Err(format!("header {} is larger than 2 GiB", h.name));
+            }
+            header_bytes += 8 + h.name.len() + h.value.map_or(0, <[u8]>::len);
+        }
+        self.append(record, header_bytes, |out| {
+            for h in headers {
+                out.extend_from_slice(&(h.name.len() as u32).to_le_bytes());
+                out.extend_from_slice(h.name.as_bytes());
+                match h.value {
+                    Some(v) => {
+                        out.extend_from_slice(&(v.len() as i32).to_le_bytes());
+                        out.extend_from_slice(v);
+                    }
+                    None => out.extend_from_slice(&(-1i32).to_le_bytes()),
+                }
+            }
+        })
+    }
+
+    /// Appends a record read from another batch, its headers included, copying the already
+    /// encoded header block instead of decoding and re-encoding it.
+    pub fn push_record(&mut self, record: &Record<'_>) -> Result<(), String> {
+        let block = record.header_block;
+        self.append(record, block.len(), |out| out.extend_from_slice(block))
+    }
+
+    /// Checks every limit, then appends `record` with a header block of `header_bytes`
+    /// bytes that `write_headers` writes.
+    fn append(
+        &mut self,
+        record: &Record<'_>,
+        header_bytes: usize,
+        write_headers: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), String> {
         let r = &mut self.records;
         // Runs of records for one topic are the common case: check the last one first.
         let known = match r.topic_index.last() {
@@ -344,13 +381,6 @@ impl RecordsBuilder {
         };
         let topic_idx = u16::try_from(known.unwrap_or(r.topics.len()))
             .map_err(|_| "a batch may hold at most 65536 distinct topics".to_string())?;
-        let mut header_bytes = 0usize;
-        for h in headers {
-            if h.value.is_some_and(|v| i32::try_from(v.len()).is_err()) {
-                return Err(format!("header {} is larger than 2 GiB", h.name));
-            }
-            header_bytes += 8 + h.name.len() + h.value.map_or(0, <[u8]>::len);
-        }
         let b = &mut r.batch;
         let key_end = end_offset(b.keys.len() + record.key.map_or(0, <[u8]>::len), "keys")?;
         let value_end = end_offset(
@@ -358,18 +388,7 @@ impl RecordsBuilder {
             "values",
         )?;
         let header_end = end_offset(b.headers.len() + header_bytes, "headers")?;
-        for h in headers {
-            b.headers
-                .extend_from_slice(&(h.name.len() as u32).to_le_bytes());
-            b.headers.extend_from_slice(h.name.as_bytes());
-            match h.value {
-                Some(v) => {
-                    b.headers.extend_from_slice(&(v.len() as i32).to_le_bytes());
-                    b.headers.extend_from_slice(v);
-                }
-                None => b.headers.extend_from_slice(&(-1i32).to_le_bytes()),
-            }
-        }
+        write_headers(&mut b.headers);
         b.keys.extend_from_slice(record.key.unwrap_or_default());
         b.values.extend_from_slice(record.value.unwrap_or_default());
         b.key_ends.push(key_end);
@@ -504,14 +523,20 @@ mod tests {
     fn the_builder_round_trips_records_and_headers() {
         let source = SourceRecords::new(good()).expect("valid");
         let mut builder = RecordsBuilder::new();
+        let mut verbatim = RecordsBuilder::new();
         for r in source.iter() {
             builder.push(&r, &r.headers()).expect("push");
+            verbatim.push_record(&r).expect("push_record");
         }
+        let verbatim = verbatim.build();
         let built = builder.build();
         assert_eq!(built.len(), 2);
         for (a, b) in source.iter().zip(built.iter()) {
             assert_eq!(a, b);
             assert_eq!(a.headers(), b.headers());
+        }
+        for (a, b) in built.iter().zip(verbatim.iter()) {
+            assert_eq!(a, b);
         }
         let (batch, topics, index) = built.into_parts();
         let again = Records::validate(batch, topics, index).expect("a built batch is valid");

@@ -7,7 +7,8 @@ use wasmtime::component::ResourceAny;
 
 use crate::bindings::culvert::connector::types::PluginError;
 use crate::error::HostError;
-use crate::plugin::Plugin;
+use crate::grants::Grants;
+use crate::plugin::{Instance, Plugin};
 use crate::state::StoreState;
 
 /// Why a task call failed.
@@ -53,6 +54,21 @@ impl<I> std::fmt::Debug for Session<I> {
 }
 
 impl<I> Session<I> {
+    /// Instantiates `plugin` in a fresh store for `connector` (and `task`) with `grants`, as
+    /// part of `call`; `pick` takes the world instance out, or the plugin is not the `wanted`
+    /// kind.
+    pub(crate) async fn open(
+        plugin: &Plugin,
+        (connector, task, grants): (&str, Option<u32>, &Grants),
+        call: &'static str,
+        wanted: &'static str,
+        pick: fn(Instance) -> Option<I>,
+    ) -> Result<Self, HostError> {
+        let (store, instance) = plugin.instantiate(connector, task, grants, call).await?;
+        let instance = pick(instance).ok_or_else(|| plugin.wrong_kind(wanted))?;
+        Ok(Self::new(plugin, store, instance))
+    }
+
     /// Drops a guest resource (a task or transformer) as part of `call`.
     pub(crate) async fn drop_resource(
         &mut self,

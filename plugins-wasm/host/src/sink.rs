@@ -89,6 +89,20 @@ impl SinkBatchBuilder {
         Ok(())
     }
 
+    /// Appends a record read from another batch (headers included, copied as encoded) from
+    /// `partition` at `offset`.
+    pub fn push_record(
+        &mut self,
+        record: &Record<'_>,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), String> {
+        self.records.push_record(record)?;
+        self.partitions.push(partition);
+        self.offsets.push(offset);
+        Ok(())
+    }
+
     /// The finished batch.
     pub fn build(self) -> SinkBatch {
         let (records, topics, topic_index) = self.records.build().into_parts();
@@ -160,13 +174,12 @@ impl SinkTaskInstance {
         grants: &Grants,
         config: &[(String, String)],
     ) -> Result<Self, TaskError> {
-        let (store, instance) = plugin
-            .instantiate(connector, Some(task_id), grants, "start")
-            .await?;
-        let Instance::Sink(instance) = instance else {
-            return Err(plugin.wrong_kind("sink").into());
-        };
-        let mut session = Session::new(plugin, store, instance);
+        let who = (connector, Some(task_id), grants);
+        let mut session = Session::open(plugin, who, "start", "sink", |i| match i {
+            Instance::Sink(s) => Some(s),
+            _ => None,
+        })
+        .await?;
         session.begin("sink-task constructor")?;
         let res = session
             .instance

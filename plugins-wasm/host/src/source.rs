@@ -45,13 +45,12 @@ impl SourceTaskInstance {
         config: &[(String, String)],
         committed: &[Position],
     ) -> Result<Self, TaskError> {
-        let (store, instance) = plugin
-            .instantiate(connector, Some(task_id), grants, "start")
-            .await?;
-        let Instance::Source(instance) = instance else {
-            return Err(plugin.wrong_kind("source").into());
-        };
-        let mut session = Session::new(plugin, store, instance);
+        let who = (connector, Some(task_id), grants);
+        let mut session = Session::open(plugin, who, "start", "source", |i| match i {
+            Instance::Source(s) => Some(s),
+            _ => None,
+        })
+        .await?;
         session.begin("source-task constructor")?;
         let res = session
             .instance

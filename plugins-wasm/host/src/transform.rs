@@ -37,13 +37,13 @@ impl TransformInstance {
         config: &[(String, String)],
     ) -> Result<Self, TaskError> {
         // Transforms get no capabilities: they only see the records they are given.
-        let (store, instance) = plugin
-            .instantiate(connector, None, &Grants::none(), "transformer")
+        let who = (connector, None, &Grants::none());
+        let mut session =
+            Session::open(plugin, who, "transformer", "transformation", |i| match i {
+                Instance::Transform(t) => Some(t),
+                _ => None,
+            })
             .await?;
-        let Instance::Transform(instance) = instance else {
-            return Err(plugin.wrong_kind("transformation").into());
-        };
-        let mut session = Session::new(plugin, store, instance);
         session.begin("transformer constructor")?;
         let res = session
             .instance
@@ -178,13 +178,15 @@ fn assemble(
         } else {
             r.value
         };
-        let record = Record::new(r.topic, key, value, r.timestamp_ms);
-        let headers = if flags & REUSE_HEADERS != 0 {
-            from.headers()
+        let header_block = if flags & REUSE_HEADERS != 0 {
+            from.header_block
         } else {
-            r.headers()
+            r.header_block
         };
-        builder.push(&record, &headers)?;
+        builder.push_record(&Record {
+            header_block,
+            ..Record::new(r.topic, key, value, r.timestamp_ms)
+        })?;
     }
     Ok(builder.build())
 }

@@ -77,9 +77,7 @@ async fn a_million_records_flow_from_a_source_through_a_transform_into_a_sink() 
         assert!(out.failures.is_empty());
         let mut builder = SinkBatchBuilder::new();
         for r in out.records.iter() {
-            builder
-                .push(&r, &r.headers(), 0, next_offset)
-                .expect("push");
+            builder.push_record(&r, 0, next_offset).expect("push");
             next_offset += 1;
         }
         let failures = task.put(&builder.build()).await.expect("put");
