@@ -12,6 +12,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
+    with: { "culvert:connector/sql.connection": crate::sql::SqlConnection },
 });
 
 pub mod sink {
@@ -26,6 +27,7 @@ pub mod sink {
             "culvert:connector/logging": crate::bindings::culvert::connector::logging,
             "culvert:connector/metrics": crate::bindings::culvert::connector::metrics,
             "culvert:connector/http-client": crate::bindings::culvert::connector::http_client,
+            "culvert:connector/sql": crate::bindings::culvert::connector::sql,
         },
     });
 }

@@ -10,6 +10,7 @@ use wasmtime::{Cache, CacheConfig, Config, Engine};
 use crate::bindings::SourceConnector;
 use crate::error::{HostError, describe};
 use crate::metrics::PluginMetrics;
+use crate::sql::SqlPools;
 use crate::state::StoreState;
 
 /// Resource limits applied to every plugin store.
@@ -52,6 +53,7 @@ struct Inner {
     linker: Linker<StoreState>,
     limits: PluginLimits,
     metrics: Arc<PluginMetrics>,
+    sql_pools: Arc<SqlPools>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -112,6 +114,7 @@ impl PluginEngine {
                 linker,
                 limits,
                 metrics: Arc::new(PluginMetrics::default()),
+                sql_pools: Arc::new(SqlPools::default()),
             }),
         })
     }
@@ -132,5 +135,10 @@ impl PluginEngine {
     /// gives the text the worker's `/metrics` endpoint serves).
     pub fn metrics(&self) -> Arc<PluginMetrics> {
         Arc::clone(&self.inner.metrics)
+    }
+
+    /// The database connection pools the `sql` capability lends from.
+    pub(crate) fn sql_pools(&self) -> &Arc<SqlPools> {
+        &self.inner.sql_pools
     }
 }

@@ -28,13 +28,14 @@ mod registry;
 mod sandbox;
 mod sink;
 mod source;
+mod sql;
 mod state;
 mod transform;
 
 pub use batch::{Header, Record, Records, RecordsBuilder, SourceRecord, SourceRecords};
 pub use engine::{PluginEngine, PluginLimits};
 pub use error::HostError;
-pub use grants::{ALLOW_HOSTS, ALLOW_PRIVATE, Grants};
+pub use grants::{ALLOW_HOSTS, ALLOW_PRIVATE, ALLOW_SQL_URLS, Grants};
 pub use instance::TaskError;
 pub use manifest::{Manifest, sha256_hex};
 pub use metrics::PluginMetrics;
@@ -44,4 +45,5 @@ pub use sink::{
     PartitionOffset, RecordFailure, SinkBatch, SinkBatchBuilder, SinkTaskInstance, TopicPartition,
 };
 pub use source::{Position, SourceTaskInstance};
+pub use sql::SqlPools;
 pub use transform::{TransformInstance, TransformOutput};

@@ -13,13 +13,16 @@ use sha2::{Digest, Sha256};
 
 use crate::plugin::PluginKind;
 
-/// Host capabilities a manifest may name. Only those in `sandbox::CAPABILITIES` are offered
-/// by this host; the others arrive as versioned WIT interfaces, and a manifest requesting
-/// one is refused until then.
-const KNOWN_CAPABILITIES: &[&str] = &["http-client", "sql", "object-store", "metrics"];
+/// Capabilities a manifest may name: the granted ones in `sandbox::CAPABILITIES` plus
+/// `logging` and `metrics`, which every plugin has. Others arrive as versioned WIT
+/// interfaces, and a manifest requesting one is refused until then.
+const KNOWN_CAPABILITIES: &[&str] = &["http-client", "sql", "object-store", "logging", "metrics"];
+
+/// Capabilities every plugin has without asking.
+const BASE_CAPABILITIES: &[&str] = &["logging", "metrics"];
 
 fn offered(cap: &str) -> bool {
-    crate::sandbox::CAPABILITIES.iter().any(|(_, c)| *c == cap)
+    BASE_CAPABILITIES.contains(&cap) || crate::sandbox::CAPABILITIES.iter().any(|(_, c)| *c == cap)
 }
 
 /// A parsed manifest.

@@ -360,7 +360,13 @@ fn new_store(
     log: LogContext,
     grants: &Grants,
 ) -> Result<Store<StoreState>, String> {
-    let state = StoreState::new(engine.limits(), log, grants, engine.metrics())?;
+    let state = StoreState::new(
+        engine.limits(),
+        log,
+        grants,
+        engine.metrics(),
+        engine.sql_pools(),
+    )?;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(1);

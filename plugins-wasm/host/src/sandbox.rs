@@ -31,8 +31,10 @@ const ALLOWED_IMPORTS: &[&str] = &[
 
 /// Host capabilities: `(import prefix, capability name)`. A plugin from `plugin.path` may
 /// import one only if its manifest requests it; what it may reach is granted per connector.
-pub(crate) const CAPABILITIES: &[(&str, &str)] =
-    &[("culvert:connector/http-client@", "http-client")];
+pub(crate) const CAPABILITIES: &[(&str, &str)] = &[
+    ("culvert:connector/http-client@", "http-client"),
+    ("culvert:connector/sql@", "sql"),
+];
 
 /// Imports no plugin is ever granted, with the reason given in the load error.
 const DENIED_IMPORTS: &[(&str, &str)] = &[(

@@ -12,6 +12,7 @@ use crate::grants::Grants;
 use crate::http::HttpClient;
 use crate::metrics::PluginMetrics;
 use crate::sandbox::CallDeadline;
+use crate::sql::{SqlAccess, SqlPools};
 
 /// Who is running in a store; attached to every log line the plugin writes.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub(crate) struct StoreState {
     pub(crate) call_timeout: Duration,
     /// The `http-client` capability; `None` when the connector grants no host.
     pub(crate) http: Option<Arc<HttpClient>>,
+    /// The `sql` capability; `None` when the connector grants no database.
+    pub(crate) sql: Option<Arc<SqlAccess>>,
     /// Where the `metrics` capability records.
     pub(crate) metrics: Arc<PluginMetrics>,
 }
@@ -52,7 +55,14 @@ impl StoreState {
         log: LogContext,
         grants: &Grants,
         metrics: Arc<PluginMetrics>,
+        sql_pools: &Arc<SqlPools>,
     ) -> Result<Self, String> {
+        let sql = (!grants.sql.is_empty()).then(|| {
+            Arc::new(SqlAccess {
+                grant: grants.sql.clone(),
+                pools: Arc::clone(sql_pools),
+            })
+        });
         let http = if grants.http.hosts.is_empty() {
             None
         } else {
@@ -72,8 +82,14 @@ impl StoreState {
             deadline: CallDeadline::default(),
             call_timeout: limits.call_timeout,
             http,
+            sql,
             metrics,
         })
+    }
+
+    /// The store's resource table (WASI handles and capability handles).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// Arms the deadline for guest call `call`.

@@ -65,9 +65,9 @@ async fn versions_side_by_side_aliases_and_bad_entries_skipped() {
         probe,
         manifest("sockets-probe", "0.1.0", "source", probe),
     );
-    let mut wants_sql = manifest("collect-sink", "0.1.0", "sink", sink);
-    wants_sql["capabilities"] = serde_json::json!(["sql"]);
-    install(d, "wants-sql", sink, wants_sql);
+    let mut wants_gpu = manifest("collect-sink", "0.1.0", "sink", sink);
+    wants_gpu["capabilities"] = serde_json::json!(["metrics", "gpu"]);
+    install(d, "wants-gpu", sink, wants_gpu);
     std::fs::write(d.join("orphan.wasm"), sink).expect("write");
     std::fs::write(d.join("bad-json.wasm"), sink).expect("write");
     std::fs::write(d.join("bad-json.json"), "{\"name\": ").expect("write");
@@ -145,8 +145,9 @@ async fn versions_side_by_side_aliases_and_bad_entries_skipped() {
         ("sockets.wasm", "imports wasi:sockets/"),
         ("tampered.wasm", "checksum mismatch"),
         (
-            "wants-sql.wasm",
-            "requests the sql capability, which this host does not offer yet",
+            "wants-gpu.wasm",
+            "requests an unknown capability \"gpu\" (known: http-client, sql, object-store, \
+             logging, metrics)",
         ),
     ];
     assert_eq!(problems.len(), expect.len(), "{problems:#?}");

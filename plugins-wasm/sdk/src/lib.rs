@@ -40,6 +40,7 @@ pub mod bindings {
                 "culvert:connector/logging@0.1.0": crate::bindings::source::culvert::connector::logging,
                 "culvert:connector/metrics@0.1.0": crate::bindings::source::culvert::connector::metrics,
                 "culvert:connector/http-client@0.1.0": crate::bindings::source::culvert::connector::http_client,
+                "culvert:connector/sql@0.1.0": crate::bindings::source::culvert::connector::sql,
             },
             pub_export_macro: true,
             export_macro_name: "export_sink_world",
@@ -72,6 +73,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 mod read;
+pub mod sql;
 
 pub use batch::{HeaderValue, Part, SourceBatchBuilder, TransformBatchBuilder};
 pub use bindings::sink::exports::culvert::connector::sink::SinkBatch;

@@ -1,10 +1,8 @@
-//! What a connector's configuration grants its plugin beyond the base sandbox. Grants come
-//! from the connector configuration the user wrote — never from task configurations, which
-//! the plugin itself produces.
+//! The `http-client` grant: which hosts a connector's plugin may reach.
 //!
-//! - `plugin.allow.hosts`: comma-separated hosts the `http-client` capability may reach:
-//!   `api.example.com`, `api.example.com:8443`, `*.example.com` (any subdomain),
-//!   `10.0.0.5:9200`, `[::1]:8080`. Empty (the default): no host.
+//! - `plugin.allow.hosts`: comma-separated hosts: `api.example.com`, `api.example.com:8443`,
+//!   `*.example.com` (any subdomain), `10.0.0.5:9200`, `[::1]:8080`. Empty (the default): no
+//!   host.
 //! - `plugin.allow.private.networks`: `true` lets names resolve to private, loopback or
 //!   link-local addresses (default `false`; an address named literally in the allowlist is
 //!   always reachable).
@@ -98,7 +96,7 @@ impl std::fmt::Display for HostRule {
 
 /// The HTTP part of a grant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpGrant {
+pub(crate) struct HttpGrant {
     pub(crate) hosts: Vec<HostRule>,
     pub(crate) allow_private: bool,
 }
@@ -156,21 +154,9 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// Everything granted to one connector's plugin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grants {
-    pub http: HttpGrant,
-}
-
-impl Grants {
-    /// Nothing beyond the base sandbox.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// Reads the grants from a connector configuration; errors name the bad key.
-    pub fn from_config(config: &[(String, String)]) -> Result<Self, String> {
-        let get = |key: &str| config.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v);
+impl HttpGrant {
+    /// Reads `plugin.allow.hosts` and `plugin.allow.private.networks`.
+    pub(crate) fn from_config(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let hosts = match get(ALLOW_HOSTS) {
             Some(list) => list
                 .split(',')
@@ -190,10 +176,8 @@ impl Grants {
             }
         };
         Ok(Self {
-            http: HttpGrant {
-                hosts,
-                allow_private,
-            },
+            hosts,
+            allow_private,
         })
     }
 }
@@ -203,7 +187,7 @@ mod tests {
     use super::*;
 
     fn grant(hosts: &str) -> Result<HttpGrant, String> {
-        Grants::from_config(&[(ALLOW_HOSTS.to_string(), hosts.to_string())]).map(|g| g.http)
+        HttpGrant::from_config(|k| (k == ALLOW_HOSTS).then(|| hosts.to_string()))
     }
 
     #[test]
@@ -240,7 +224,7 @@ mod tests {
             assert!(err.starts_with("plugin.allow.hosts entry"), "{err}");
             assert!(err.contains(why), "{entry}: {err}");
         }
-        let err = Grants::from_config(&[(ALLOW_PRIVATE.to_string(), "yes".to_string())])
+        let err = HttpGrant::from_config(|k| (k == ALLOW_PRIVATE).then(|| "yes".to_string()))
             .expect_err("not a bool");
         assert!(err.contains(ALLOW_PRIVATE), "{err}");
     }
