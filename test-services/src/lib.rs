@@ -3,15 +3,18 @@
 //!
 //! - [`Postgres`]: PostgreSQL (logical WAL on, ready for CDC), password auth over TCP.
 //! - [`MariaDb`]: MariaDB with row-based binlog, a `culvert` user and database.
+//! - [`Moto`]: moto's S3-compatible server (from the repository's `.venv`).
 //!
 //! A missing server binary is an error that says how to install it (`scripts/deps` does);
 //! tests call `expect` on it, so they fail loudly instead of skipping.
 
 mod mariadb;
+mod moto;
 mod postgres;
 mod process;
 
 pub use mariadb::MariaDb;
+pub use moto::Moto;
 pub use postgres::Postgres;
 
 /// What went wrong starting a server, in one sentence with the remedy.

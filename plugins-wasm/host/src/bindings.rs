@@ -12,7 +12,11 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
-    with: { "culvert:connector/sql.connection": crate::sql::SqlConnection },
+    with: {
+        "culvert:connector/sql.connection": crate::sql::SqlConnection,
+        "culvert:connector/object-store.store": crate::object_store::StoreHandle,
+        "culvert:connector/object-store.upload": crate::object_store::UploadHandle,
+    },
 });
 
 pub mod sink {
@@ -28,6 +32,7 @@ pub mod sink {
             "culvert:connector/metrics": crate::bindings::culvert::connector::metrics,
             "culvert:connector/http-client": crate::bindings::culvert::connector::http_client,
             "culvert:connector/sql": crate::bindings::culvert::connector::sql,
+            "culvert:connector/object-store": crate::bindings::culvert::connector::object_store,
         },
     });
 }

@@ -10,6 +10,7 @@ use wasmtime::{Cache, CacheConfig, Config, Engine};
 use crate::bindings::SourceConnector;
 use crate::error::{HostError, describe};
 use crate::metrics::PluginMetrics;
+use crate::object_store::ObjectClients;
 use crate::sql::SqlPools;
 use crate::state::StoreState;
 
@@ -54,6 +55,7 @@ struct Inner {
     limits: PluginLimits,
     metrics: Arc<PluginMetrics>,
     sql_pools: Arc<SqlPools>,
+    object_clients: Arc<ObjectClients>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -115,6 +117,7 @@ impl PluginEngine {
                 limits,
                 metrics: Arc::new(PluginMetrics::default()),
                 sql_pools: Arc::new(SqlPools::default()),
+                object_clients: Arc::new(ObjectClients::default()),
             }),
         })
     }
@@ -140,5 +143,10 @@ impl PluginEngine {
     /// The database connection pools the `sql` capability lends from.
     pub(crate) fn sql_pools(&self) -> &Arc<SqlPools> {
         &self.inner.sql_pools
+    }
+
+    /// The S3 clients the `object-store` capability uses.
+    pub(crate) fn object_clients(&self) -> &Arc<ObjectClients> {
+        &self.inner.object_clients
     }
 }

@@ -366,6 +366,7 @@ fn new_store(
         grants,
         engine.metrics(),
         engine.sql_pools(),
+        engine.object_clients(),
     )?;
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|s| &mut s.limits);

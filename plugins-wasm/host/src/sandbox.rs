@@ -34,6 +34,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
 pub(crate) const CAPABILITIES: &[(&str, &str)] = &[
     ("culvert:connector/http-client@", "http-client"),
     ("culvert:connector/sql@", "sql"),
+    ("culvert:connector/object-store@", "object-store"),
 ];
 
 /// Imports no plugin is ever granted, with the reason given in the load error.

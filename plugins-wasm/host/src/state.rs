@@ -11,6 +11,7 @@ use crate::engine::PluginLimits;
 use crate::grants::Grants;
 use crate::http::HttpClient;
 use crate::metrics::PluginMetrics;
+use crate::object_store::{ObjectAccess, ObjectClients};
 use crate::sandbox::CallDeadline;
 use crate::sql::{SqlAccess, SqlPools};
 
@@ -35,6 +36,8 @@ pub(crate) struct StoreState {
     pub(crate) http: Option<Arc<HttpClient>>,
     /// The `sql` capability; `None` when the connector grants no database.
     pub(crate) sql: Option<Arc<SqlAccess>>,
+    /// The `object-store` capability; `None` when the connector grants no bucket.
+    pub(crate) objects: Option<Arc<ObjectAccess>>,
     /// Where the `metrics` capability records.
     pub(crate) metrics: Arc<PluginMetrics>,
 }
@@ -56,7 +59,15 @@ impl StoreState {
         grants: &Grants,
         metrics: Arc<PluginMetrics>,
         sql_pools: &Arc<SqlPools>,
+        object_clients: &Arc<ObjectClients>,
     ) -> Result<Self, String> {
+        let objects = (!grants.objects.is_empty()).then(|| {
+            Arc::new(ObjectAccess {
+                grant: grants.objects.clone(),
+                hosts: grants.http.clone(),
+                clients: Arc::clone(object_clients),
+            })
+        });
         let sql = (!grants.sql.is_empty()).then(|| {
             Arc::new(SqlAccess {
                 grant: grants.sql.clone(),
@@ -83,6 +94,7 @@ impl StoreState {
             call_timeout: limits.call_timeout,
             http,
             sql,
+            objects,
             metrics,
         })
     }

@@ -3,26 +3,14 @@
 //! every value type read and bound exactly, row caps, describe, timeouts, and clear errors
 //! for bad SQL, bad credentials and databases outside the grant.
 
-use culvert_plugin_host::{
-    Grants, Plugin, PluginEngine, PluginLimits, SourceTaskInstance, TaskError,
-};
+mod common;
+
+use common::owned;
+use culvert_plugin_host::{Grants, Plugin, SourceTaskInstance, TaskError};
 use culvert_test_services::{MariaDb, Postgres};
 
 async fn probe_plugin() -> Plugin {
-    let engine = PluginEngine::new(PluginLimits::default()).expect("engine");
-    let guest = culvert_guests::test_guest("sql-probe").expect("embedded");
-    let plugin = Plugin::load(&engine, &guest.origin(), guest.bytes)
-        .await
-        .expect("load");
-    assert_eq!(plugin.capabilities(), ["sql"]);
-    plugin
-}
-
-fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    common::load_probe("sql-probe", &["sql"]).await
 }
 
 /// Starts the probe with `grant` as the connector's grant setting and `config` as its

@@ -41,6 +41,7 @@ pub mod bindings {
                 "culvert:connector/metrics@0.1.0": crate::bindings::source::culvert::connector::metrics,
                 "culvert:connector/http-client@0.1.0": crate::bindings::source::culvert::connector::http_client,
                 "culvert:connector/sql@0.1.0": crate::bindings::source::culvert::connector::sql,
+                "culvert:connector/object-store@0.1.0": crate::bindings::source::culvert::connector::object_store,
             },
             pub_export_macro: true,
             export_macro_name: "export_sink_world",
@@ -72,6 +73,7 @@ pub mod export;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod object_store;
 mod read;
 pub mod sql;
 

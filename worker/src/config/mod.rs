@@ -10,6 +10,13 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, Value, ValueKind};
 
+mod reader;
+mod worker;
+
+pub use worker::{
+    ConfigProvider, Listener, Mode, ProviderKind, TopicSettings, WorkerConfig, WorkerConfigError,
+};
+
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {

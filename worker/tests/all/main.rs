@@ -3,3 +3,4 @@
 mod broker;
 mod cli;
 mod datagen;
+mod stores;

@@ -3,10 +3,13 @@
 //! the plugin itself produces. One submodule per capability.
 
 mod http;
+mod object_store;
 mod sql;
 
 pub(crate) use http::HttpGrant;
 pub use http::{ALLOW_HOSTS, ALLOW_PRIVATE};
+pub use object_store::ALLOW_BUCKETS;
+pub(crate) use object_store::ObjectGrant;
 pub use sql::ALLOW_SQL_URLS;
 pub(crate) use sql::SqlGrant;
 pub(crate) use sql::{DatabaseAddress, DbKind, redact};
@@ -16,6 +19,7 @@ pub(crate) use sql::{DatabaseAddress, DbKind, redact};
 pub struct Grants {
     pub(crate) http: HttpGrant,
     pub(crate) sql: SqlGrant,
+    pub(crate) objects: ObjectGrant,
 }
 
 impl Grants {
@@ -36,6 +40,7 @@ impl Grants {
         Ok(Self {
             http: HttpGrant::from_config(get)?,
             sql: SqlGrant::from_config(get)?,
+            objects: ObjectGrant::from_config(get)?,
         })
     }
 }
