@@ -218,6 +218,8 @@ impl TopicLog {
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
             ("group.id", "culvert-internal-topic-reader"),
+            // A write is read back before it returns: do not let a long poll delay that.
+            ("fetch.wait.max.ms", "20"),
         ] {
             consumer_props.insert(k.into(), v.into());
         }
@@ -268,12 +270,32 @@ impl TopicLog {
         let consumer = Arc::clone(&self.consumer);
         let mut positions = self.positions.clone();
         let records = blocking(move || -> Result<(Vec<LogRecord>, Vec<i64>), StoreError> {
-            let mut ends = Vec::with_capacity(positions.len());
+            // One ListOffsets request for every partition: "latest" is timestamp -1.
+            let mut query = TopicPartitionList::new();
             for p in 0..positions.len() as i32 {
-                let (_, high) = consumer
-                    .fetch_watermarks(&topic, p, TIMEOUT)
+                query
+                    .add_partition_offset(&topic, p, Offset::End)
                     .map_err(|e| kafka("read the end offsets of", &topic, e))?;
-                ends.push(high);
+            }
+            let answer = consumer
+                .offsets_for_times(query, TIMEOUT)
+                .map_err(|e| kafka("read the end offsets of", &topic, e))?;
+            let mut ends = vec![0i64; positions.len()];
+            for e in answer.elements() {
+                let end = match e.offset() {
+                    Offset::Offset(o) => o,
+                    Offset::End | Offset::Invalid => 0,
+                    other => {
+                        return Err(kafka(
+                            "read the end offsets of",
+                            &topic,
+                            format!("partition {} answered {other:?}", e.partition()),
+                        ));
+                    }
+                };
+                if let Some(slot) = ends.get_mut(e.partition() as usize) {
+                    *slot = end;
+                }
             }
             let deadline = std::time::Instant::now() + TIMEOUT;
             let mut out = Vec::new();

@@ -124,3 +124,92 @@ async fn config_records_survive_a_fresh_reader_and_unsuitable_topics_are_refused
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_read_their_own_writes_and_other_writers_after_a_sync() {
+    use culvert::stores::{
+        ConfigState, OffsetState, State, Status, StatusKey, StatusState, Store, encode_offset_key,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = broker(dir.path()).await;
+    let clients = ClientSettings {
+        bootstrap_servers: broker.bootstrap(),
+        ..ClientSettings::default()
+    };
+    let open = |name: &'static str, partitions, single| {
+        let clients = clients.clone();
+        async move {
+            TopicLog::open(&clients, &settings(name, partitions), "test", single)
+                .await
+                .expect("open")
+        }
+    };
+    let configs = Store::<ConfigState>::load(open("configs", 1, true).await)
+        .await
+        .expect("load");
+    let other = Store::<ConfigState>::load(open("configs", 1, true).await)
+        .await
+        .expect("load");
+    let (key, value) = ConfigRecord::Connector {
+        name: "orders".into(),
+        properties: Some([("tasks.max".to_string(), "2".to_string())].into()),
+    }
+    .encode();
+    configs
+        .write(key.as_bytes(), value.as_deref())
+        .await
+        .expect("write");
+    assert_eq!(
+        configs
+            .read()
+            .connector("orders")
+            .and_then(|p| p.get("tasks.max").cloned()),
+        Some("2".to_string()),
+        "the writer sees its write at once"
+    );
+    assert!(other.read().connector("orders").is_none(), "not synced yet");
+    other.sync().await.expect("sync");
+    assert!(other.read().connector("orders").is_some());
+    assert_eq!(other.read().offset, 0);
+
+    let statuses = Store::<StatusState>::load(open("status", 5, false).await)
+        .await
+        .expect("load");
+    let running = Status {
+        state: State::Running,
+        trace: None,
+        worker_id: "127.0.0.1:8083".into(),
+        generation: 1,
+    };
+    statuses
+        .write(
+            StatusKey::Task("orders".into(), 1).encode().as_bytes(),
+            Some(&running.encode()),
+        )
+        .await
+        .expect("write");
+    assert_eq!(statuses.read().task("orders", 1), Some(&running));
+
+    let offsets = Store::<OffsetState>::load(open("offsets", 25, false).await)
+        .await
+        .expect("load");
+    let partition = serde_json::json!({"table": "orders"});
+    offsets
+        .write(
+            &encode_offset_key("orders", &partition),
+            Some(br#"{"id":42}"#),
+        )
+        .await
+        .expect("write");
+    offsets
+        .write(b"not json", Some(b"{}"))
+        .await
+        .expect("a malformed record is written but skipped on read");
+    let reread = Store::<OffsetState>::load(open("offsets", 25, false).await)
+        .await
+        .expect("reload");
+    assert_eq!(
+        reread.read().offset("orders", &partition),
+        Some(&serde_json::json!({"id": 42}))
+    );
+}
