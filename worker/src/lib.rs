@@ -8,4 +8,5 @@
 pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod rest;
 pub mod stores;

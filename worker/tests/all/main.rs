@@ -3,4 +3,5 @@
 mod broker;
 mod cli;
 mod datagen;
+mod rest;
 mod stores;
