@@ -8,5 +8,6 @@
 pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod herder;
 pub mod rest;
 pub mod stores;

@@ -3,6 +3,7 @@
 //! — including unknown paths, wrong methods and malformed JSON — so Connect's clients parse
 //! them.
 
+mod connectors;
 mod error;
 mod plugins;
 mod root;
@@ -11,15 +12,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, put};
-use culvert_plugin_host::PluginRegistry;
+
+use crate::herder::Herder;
 
 pub use error::RestError;
 
 /// What the handlers share.
 #[derive(Debug)]
 pub struct RestState {
-    /// The plugins this worker can run.
-    pub registry: Arc<PluginRegistry>,
+    /// The connectors' lifecycle (and the plugins this worker can run).
+    pub herder: Arc<Herder>,
     /// The cluster id of the Kafka cluster holding the internal topics (`GET /`).
     pub kafka_cluster_id: String,
 }
@@ -28,6 +30,28 @@ pub struct RestState {
 pub fn router(state: Arc<RestState>) -> Router {
     Router::new()
         .route("/", get(root::info))
+        .route(
+            "/connectors",
+            get(connectors::list).post(connectors::create),
+        )
+        .route(
+            "/connectors/{name}",
+            get(connectors::get_info).delete(connectors::delete),
+        )
+        .route(
+            "/connectors/{name}/config",
+            get(connectors::get_config).put(connectors::put_config),
+        )
+        .route("/connectors/{name}/status", get(connectors::status))
+        .route("/connectors/{name}/tasks", get(connectors::tasks))
+        .route(
+            "/connectors/{name}/tasks/{task}/status",
+            get(connectors::task_status),
+        )
+        .route("/connectors/{name}/pause", put(connectors::pause))
+        .route("/connectors/{name}/resume", put(connectors::resume))
+        .route("/connectors/{name}/stop", put(connectors::stop))
+        .route("/connectors/{name}/offsets", get(connectors::offsets))
         .route("/connector-plugins", get(plugins::list))
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(

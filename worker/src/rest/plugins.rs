@@ -12,15 +12,19 @@ use serde_json::{Value, json};
 use super::{RestError, RestState};
 
 fn resolve<'a>(state: &'a RestState, class: &str) -> Result<&'a Plugin, RestError> {
-    state.registry.resolve(class, None).map_err(|e| match e {
-        HostError::UnknownPlugin { .. } | HostError::UnknownVersion { .. } => {
-            RestError::not_found(format!("Unknown plugin {class}: {e}"))
-        }
-        other => RestError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            other.to_string(),
-        ),
-    })
+    state
+        .herder
+        .registry()
+        .resolve(class, None)
+        .map_err(|e| match e {
+            HostError::UnknownPlugin { .. } | HostError::UnknownVersion { .. } => {
+                RestError::not_found(format!("Unknown plugin {class}: {e}"))
+            }
+            other => RestError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                other.to_string(),
+            ),
+        })
 }
 
 /// `GET /connector-plugins[?connectorsOnly=false]`: one entry per plugin version.
@@ -33,7 +37,8 @@ pub(crate) async fn list(
         .get("connectorsOnly")
         .is_some_and(|v| v.eq_ignore_ascii_case("false"));
     let entries: Vec<Value> = state
-        .registry
+        .herder
+        .registry()
         .plugins()
         .filter(|p| !connectors_only || p.kind() != PluginKind::Transform)
         .map(|p| json!({ "class": p.spec().name, "type": p.kind().as_str(), "version": p.spec().version }))

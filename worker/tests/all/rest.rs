@@ -3,15 +3,63 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
+use culvert::config::{Mode, WorkerConfig};
+use culvert::herder::Herder;
 use culvert::rest::{RestState, router};
+use culvert::stores::{ClientSettings, Store, TopicLog};
+use culvert_log_engine::{BrokerConfig, RunningBroker};
 use culvert_plugin_host::{PluginEngine, PluginLimits, PluginRegistry};
 use serde_json::{Value, json};
 
-async fn serve() -> String {
+/// An embedded broker, the three stores, a herder and the REST API on a free port. Keep
+/// the returned guard alive while using the URL.
+async fn serve() -> (String, (RunningBroker, tempfile::TempDir)) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = RunningBroker::start(BrokerConfig {
+        listener: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().to_path_buf(),
+        ..BrokerConfig::default()
+    })
+    .await
+    .expect("broker");
+    let clients = ClientSettings {
+        bootstrap_servers: broker.bootstrap(),
+        ..ClientSettings::default()
+    };
+    let (config, _) =
+        WorkerConfig::from_properties(&BTreeMap::new(), Mode::Standalone).expect("config");
+    let log = |settings, role, single| {
+        let clients = clients.clone();
+        async move {
+            TopicLog::open(&clients, &settings, role, single)
+                .await
+                .expect("topic")
+        }
+    };
+    let configs = Store::load(log(config.config_topic.clone(), "config.storage.topic", true).await)
+        .await
+        .expect("configs");
+    let statuses =
+        Store::load(log(config.status_topic.clone(), "status.storage.topic", false).await)
+            .await
+            .expect("statuses");
+    let offsets =
+        Store::load(log(config.offset_topic.clone(), "offset.storage.topic", false).await)
+            .await
+            .expect("offsets");
     let engine = PluginEngine::new(PluginLimits::default()).expect("engine");
     let registry = PluginRegistry::load(&engine, &culvert::builtin::components(), &[]).await;
+    let herder = Herder::new(
+        "127.0.0.1:8083".into(),
+        Arc::new(registry),
+        configs,
+        statuses,
+        offsets,
+    );
     let state = Arc::new(RestState {
-        registry: Arc::new(registry),
+        herder: Arc::new(herder),
         kafka_cluster_id: "test-cluster".into(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -19,7 +67,7 @@ async fn serve() -> String {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    format!("http://{addr}")
+    (format!("http://{addr}"), (broker, dir))
 }
 
 async fn call(method: reqwest::Method, url: &str, body: Option<&str>) -> (u16, Value) {
@@ -38,7 +86,7 @@ async fn call(method: reqwest::Method, url: &str, body: Option<&str>) -> (u16, V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_endpoints_answer_like_connect() {
-    let base = serve().await;
+    let (base, _guard) = serve().await;
     use reqwest::Method;
 
     let (status, body) = call(Method::GET, &format!("{base}/"), None).await;
@@ -146,4 +194,163 @@ async fn plugin_endpoints_answer_like_connect() {
             json!({"error_code": 405, "message": "HTTP 405 Method Not Allowed"})
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_are_created_changed_paused_stopped_and_deleted() {
+    use reqwest::Method;
+    let (base, _guard) = serve().await;
+    let create = r#"{"name": "orders", "config": {"connector.class": "datagen",
+        "kafka.topic": "orders", "tasks.max": 2}}"#;
+    let (status, body) = call(Method::POST, &format!("{base}/connectors"), Some(create)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["name"], "orders");
+    assert_eq!(body["type"], "source");
+    assert_eq!(body["config"]["tasks.max"], "2");
+    assert_eq!(body["config"]["name"], "orders");
+    let task_count = body["tasks"].as_array().map(Vec::len).unwrap_or_default();
+    assert!((1..=2).contains(&task_count), "{body}");
+
+    let (status, body) = call(Method::POST, &format!("{base}/connectors"), Some(create)).await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"error_code": 409, "message": "Connector orders already exists"})
+        )
+    );
+
+    let (status, body) = call(
+        Method::POST,
+        &format!("{base}/connectors"),
+        Some(r#"{"name": "bad", "config": {"connector.class": "datagen", "tasks.max": "0"}}"#),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "Connector configuration is invalid and contains the following 2 error(s):"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("Invalid value 0 for configuration tasks.max"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Missing required configuration \"kafka.topic\""),
+        "{message}"
+    );
+
+    let (status, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/orders/status"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["connector"]["state"], "RUNNING");
+    assert_eq!(body["connector"]["worker_id"], "127.0.0.1:8083");
+    assert_eq!(
+        body["tasks"][0]["state"], "UNASSIGNED",
+        "no runtime runs tasks yet"
+    );
+
+    let (status, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/orders/tasks"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["id"], json!({"connector": "orders", "task": 0}));
+
+    // Reconfigure: 200 for an existing connector, 201 for a new one.
+    let (status, body) = call(
+        Method::PUT,
+        &format!("{base}/connectors/orders/config"),
+        Some(r#"{"connector.class": "datagen", "kafka.topic": "orders-v2"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/orders/config"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["kafka.topic"], "orders-v2");
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{base}/connectors/audit/config"),
+        Some(r#"{"connector.class": "datagen", "kafka.topic": "audit"}"#),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{base}/connectors/orders/pause"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (_, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/orders/status"),
+        None,
+    )
+    .await;
+    assert_eq!(body["connector"]["state"], "PAUSED");
+    let (status, _) = call(Method::PUT, &format!("{base}/connectors/orders/stop"), None).await;
+    assert_eq!(status, 204);
+    let (_, body) = call(Method::GET, &format!("{base}/connectors/orders"), None).await;
+    assert_eq!(body["tasks"], json!([]), "a stopped connector has no tasks");
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{base}/connectors/orders/resume"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (_, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/orders/status"),
+        None,
+    )
+    .await;
+    assert_eq!(body["connector"]["state"], "RUNNING");
+    assert_eq!(body["tasks"].as_array().map(Vec::len), Some(1));
+
+    let (status, body) = call(
+        Method::GET,
+        &format!("{base}/connectors?expand=status&expand=info"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["audit"]["status"]["connector"]["state"], "RUNNING");
+    assert_eq!(body["orders"]["info"]["config"]["kafka.topic"], "orders-v2");
+    let (_, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/orders/offsets"),
+        None,
+    )
+    .await;
+    assert_eq!(body, json!({"offsets": []}));
+
+    let (status, _) = call(Method::DELETE, &format!("{base}/connectors/orders"), None).await;
+    assert_eq!(status, 204);
+    let (status, body) = call(Method::GET, &format!("{base}/connectors/orders"), None).await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            json!({"error_code": 404, "message": "Connector orders not found"})
+        )
+    );
+    let (_, body) = call(Method::GET, &format!("{base}/connectors"), None).await;
+    assert_eq!(body, json!(["audit"]));
 }

@@ -1,0 +1,235 @@
+//! Configuration changes: create or replace a connector, delete it, pause, resume and stop
+//! it. Each change is written to the config topic (and read back) before it returns, one
+//! change at a time.
+
+use culvert_plugin_host::Plugin;
+
+use super::validation::{invalid, problems};
+use super::{ConnectorInfo, Herder, HerderError};
+use crate::stores::{ConfigRecord, Properties, State, Status, StatusKey, TargetState};
+
+impl Herder {
+    async fn write_config(&self, record: ConfigRecord) -> Result<(), HerderError> {
+        let (key, value) = record.encode();
+        self.configs.write(key.as_bytes(), value.as_deref()).await?;
+        Ok(())
+    }
+
+    async fn write_status(
+        &self,
+        key: StatusKey,
+        state: State,
+        trace: Option<String>,
+    ) -> Result<(), HerderError> {
+        let status = Status {
+            state,
+            trace,
+            worker_id: self.worker_id.clone(),
+            generation: self.generation,
+        };
+        self.statuses
+            .write(key.encode().as_bytes(), Some(&status.encode()))
+            .await?;
+        Ok(())
+    }
+
+    /// Asks the plugin for task configurations and commits them; a connector that fails
+    /// to produce them is marked FAILED with its reason.
+    async fn generate_tasks(
+        &self,
+        name: &str,
+        plugin: &Plugin,
+        config: &Properties,
+    ) -> Result<(), HerderError> {
+        let max_tasks = config
+            .get("tasks.max")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(1);
+        let pairs: Vec<(String, String)> =
+            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let generated = plugin
+            .task_configs(name, &pairs, max_tasks)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        let tasks = match generated {
+            Ok(tasks) if tasks.len() <= max_tasks as usize => tasks,
+            Ok(tasks) => {
+                let why = format!(
+                    "the connector returned {} task configurations, more than tasks.max={max_tasks}",
+                    tasks.len()
+                );
+                return self
+                    .write_status(StatusKey::Connector(name.into()), State::Failed, Some(why))
+                    .await;
+            }
+            Err(why) => {
+                return self
+                    .write_status(StatusKey::Connector(name.into()), State::Failed, Some(why))
+                    .await;
+            }
+        };
+        for (i, task) in tasks.iter().enumerate() {
+            self.write_config(ConfigRecord::Task {
+                connector: name.to_string(),
+                task: i as u32,
+                properties: Some(task.iter().cloned().collect()),
+            })
+            .await?;
+        }
+        self.write_config(ConfigRecord::Commit {
+            connector: name.to_string(),
+            tasks: tasks.len() as u32,
+        })
+        .await?;
+        self.write_status(StatusKey::Connector(name.into()), State::Running, None)
+            .await
+    }
+
+    /// Creates connector `name` (or replaces its configuration unless `must_be_new`);
+    /// returns its info and whether it was created.
+    pub async fn put_config(
+        &self,
+        name: &str,
+        mut config: Properties,
+        initial_state: Option<TargetState>,
+        must_be_new: bool,
+    ) -> Result<(ConnectorInfo, bool), HerderError> {
+        let _change = self.changes.lock().await;
+        match config.get("name") {
+            Some(given) if given != name => {
+                return Err(HerderError::BadRequest(format!(
+                    "Connector name configuration ({given}) doesn't match connector name in the \
+                     URL ({name})"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                config.insert("name".into(), name.into());
+            }
+        }
+        let exists = self.configs.read().connector(name).is_some();
+        if exists && must_be_new {
+            return Err(HerderError::AlreadyExists(format!(
+                "Connector {name} already exists"
+            )));
+        }
+        let (found, plugin) = problems(&self.registry, name, &config).await?;
+        let class = config.get("connector.class").cloned().unwrap_or_default();
+        let plugin = match plugin {
+            Some(p) if found.is_empty() => p,
+            _ => return Err(invalid(&class, &found)),
+        };
+        if !exists {
+            self.write_config(ConfigRecord::TargetState {
+                connector: name.to_string(),
+                state: Some(initial_state.unwrap_or(TargetState::Started)),
+            })
+            .await?;
+        }
+        self.write_config(ConfigRecord::Connector {
+            name: name.to_string(),
+            properties: Some(config.clone()),
+        })
+        .await?;
+        let target = self.configs.read().target_state(name);
+        match target {
+            TargetState::Started => self.generate_tasks(name, plugin, &config).await?,
+            TargetState::Paused => {
+                self.generate_tasks(name, plugin, &config).await?;
+                self.write_status(StatusKey::Connector(name.into()), State::Paused, None)
+                    .await?;
+            }
+            TargetState::Stopped => {
+                self.write_config(ConfigRecord::Commit {
+                    connector: name.to_string(),
+                    tasks: 0,
+                })
+                .await?;
+                self.write_status(StatusKey::Connector(name.into()), State::Stopped, None)
+                    .await?;
+            }
+        }
+        Ok((self.info(name)?, !exists))
+    }
+
+    /// Deletes a connector: tombstones for its configuration, target state and statuses.
+    /// (Its source offsets stay, as in Connect.)
+    pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        let _change = self.changes.lock().await;
+        let tasks = self.task_configs(name)?.len() as u32;
+        self.write_config(ConfigRecord::Connector {
+            name: name.to_string(),
+            properties: None,
+        })
+        .await?;
+        self.write_config(ConfigRecord::TargetState {
+            connector: name.to_string(),
+            state: None,
+        })
+        .await?;
+        let mut keys = vec![StatusKey::Connector(name.into())];
+        keys.extend((0..tasks).map(|t| StatusKey::Task(name.into(), t)));
+        for key in keys {
+            self.statuses.write(key.encode().as_bytes(), None).await?;
+        }
+        Ok(())
+    }
+
+    /// Pauses a connector (idempotent).
+    pub async fn pause(&self, name: &str) -> Result<(), HerderError> {
+        let _change = self.changes.lock().await;
+        self.target_state(name)?;
+        self.write_config(ConfigRecord::TargetState {
+            connector: name.to_string(),
+            state: Some(TargetState::Paused),
+        })
+        .await?;
+        self.write_status(StatusKey::Connector(name.into()), State::Paused, None)
+            .await
+    }
+
+    /// Resumes a paused or stopped connector (idempotent); a stopped one gets its task
+    /// configurations generated again.
+    pub async fn resume(&self, name: &str) -> Result<(), HerderError> {
+        let _change = self.changes.lock().await;
+        let previous = self.target_state(name)?;
+        self.write_config(ConfigRecord::TargetState {
+            connector: name.to_string(),
+            state: Some(TargetState::Started),
+        })
+        .await?;
+        let config = self.config(name)?;
+        let class = config.get("connector.class").cloned().unwrap_or_default();
+        let version = config.get("connector.plugin.version").cloned();
+        let plugin = self
+            .registry
+            .resolve(&class, version.as_deref())
+            .map_err(|e| HerderError::Internal(e.to_string()))?;
+        if previous == TargetState::Stopped {
+            self.generate_tasks(name, plugin, &config).await
+        } else {
+            self.write_status(StatusKey::Connector(name.into()), State::Running, None)
+                .await
+        }
+    }
+
+    /// Stops a connector (idempotent): an empty task set is committed first, then the
+    /// target state STOPPED, as Connect does.
+    pub async fn stop(&self, name: &str) -> Result<(), HerderError> {
+        let _change = self.changes.lock().await;
+        self.target_state(name)?;
+        self.write_config(ConfigRecord::Commit {
+            connector: name.to_string(),
+            tasks: 0,
+        })
+        .await?;
+        self.write_config(ConfigRecord::TargetState {
+            connector: name.to_string(),
+            state: Some(TargetState::Stopped),
+        })
+        .await?;
+        self.write_status(StatusKey::Connector(name.into()), State::Stopped, None)
+            .await
+    }
+}

@@ -1,0 +1,228 @@
+//! The herder: the connectors' lifecycle on one worker. It validates configurations against
+//! the plugin, writes configs, target states and task configurations to the config store
+//! (tasks take effect at their commit record), and reports statuses from the status store.
+//!
+//! Until the task runtime lands, a connector's tasks are generated and stored but not run:
+//! their status is UNASSIGNED, never a fake RUNNING.
+
+mod changes;
+mod validation;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use culvert_plugin_host::{PluginKind, PluginRegistry};
+
+use crate::stores::{
+    ConfigState, OffsetState, Properties, State, Status, StatusState, Store, StoreError,
+    TargetState,
+};
+
+/// Why a herder request failed, with the REST status it maps to.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HerderError {
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for HerderError {
+    fn from(e: StoreError) -> Self {
+        HerderError::Internal(e.to_string())
+    }
+}
+
+/// A connector as `GET /connectors/{name}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorInfo {
+    pub name: String,
+    pub config: Properties,
+    pub tasks: Vec<u32>,
+    /// `source`, `sink` or `unknown`.
+    pub kind: &'static str,
+}
+
+/// A connector's and its tasks' states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorStatus {
+    pub name: String,
+    pub connector: Status,
+    pub tasks: Vec<(u32, Status)>,
+    pub kind: &'static str,
+}
+
+/// The herder of one worker.
+#[derive(Debug)]
+pub struct Herder {
+    worker_id: String,
+    generation: i32,
+    registry: Arc<PluginRegistry>,
+    configs: Arc<Store<ConfigState>>,
+    statuses: Arc<Store<StatusState>>,
+    offsets: Arc<Store<OffsetState>>,
+    /// Serializes configuration changes, so each sees the previous one's result.
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl Herder {
+    /// A herder over loaded stores; `worker_id` is the advertised `host:port`.
+    pub fn new(
+        worker_id: String,
+        registry: Arc<PluginRegistry>,
+        configs: Arc<Store<ConfigState>>,
+        statuses: Arc<Store<StatusState>>,
+        offsets: Arc<Store<OffsetState>>,
+    ) -> Self {
+        Self {
+            worker_id,
+            generation: 0,
+            registry,
+            configs,
+            statuses,
+            offsets,
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The plugins this worker can run.
+    pub fn registry(&self) -> &Arc<PluginRegistry> {
+        &self.registry
+    }
+
+    fn kind_of(&self, config: &Properties) -> &'static str {
+        config
+            .get("connector.class")
+            .and_then(|c| {
+                self.registry
+                    .resolve(
+                        c,
+                        config.get("connector.plugin.version").map(String::as_str),
+                    )
+                    .ok()
+            })
+            .map_or("unknown", |p| match p.kind() {
+                PluginKind::Source => "source",
+                PluginKind::Sink => "sink",
+                PluginKind::Transform => "unknown",
+            })
+    }
+
+    /// The connectors' names, sorted.
+    pub fn connectors(&self) -> Vec<String> {
+        self.configs
+            .read()
+            .connectors()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+
+    fn not_found(name: &str) -> HerderError {
+        HerderError::NotFound(format!("Connector {name} not found"))
+    }
+
+    /// A connector's configuration (placeholders unresolved).
+    pub fn config(&self, name: &str) -> Result<Properties, HerderError> {
+        self.configs
+            .read()
+            .connector(name)
+            .cloned()
+            .ok_or_else(|| Self::not_found(name))
+    }
+
+    /// A connector's configuration, tasks and type.
+    pub fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        let state = self.configs.read();
+        let config = state
+            .connector(name)
+            .cloned()
+            .ok_or_else(|| Self::not_found(name))?;
+        let tasks = (0..state.tasks(name).len() as u32).collect();
+        drop(state);
+        Ok(ConnectorInfo {
+            name: name.to_string(),
+            kind: self.kind_of(&config),
+            config,
+            tasks,
+        })
+    }
+
+    /// A connector's task configurations.
+    pub fn task_configs(&self, name: &str) -> Result<Vec<Properties>, HerderError> {
+        let state = self.configs.read();
+        if state.connector(name).is_none() {
+            return Err(Self::not_found(name));
+        }
+        Ok(state.tasks(name).to_vec())
+    }
+
+    /// A connector's and its tasks' statuses. Tasks that have no status yet (nothing runs
+    /// them) are UNASSIGNED.
+    pub fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+        let (config, task_count) = {
+            let state = self.configs.read();
+            let config = state.connector(name).cloned();
+            (config, state.tasks(name).len() as u32)
+        };
+        let config = config.ok_or_else(|| {
+            HerderError::NotFound(format!("No status found for connector {name}"))
+        })?;
+        let statuses = self.statuses.read();
+        let connector = statuses.connector(name).cloned().ok_or_else(|| {
+            HerderError::NotFound(format!("No status found for connector {name}"))
+        })?;
+        let known: BTreeMap<u32, Status> =
+            statuses.tasks(name).map(|(n, s)| (n, s.clone())).collect();
+        drop(statuses);
+        let tasks = (0..task_count)
+            .map(|n| {
+                let status = known.get(&n).cloned().unwrap_or_else(|| Status {
+                    state: State::Unassigned,
+                    trace: None,
+                    worker_id: self.worker_id.clone(),
+                    generation: self.generation,
+                });
+                (n, status)
+            })
+            .collect();
+        Ok(ConnectorStatus {
+            name: name.to_string(),
+            connector,
+            tasks,
+            kind: self.kind_of(&config),
+        })
+    }
+
+    /// A source connector's committed offsets as (partition, offset) pairs.
+    pub fn offsets(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(serde_json::Value, serde_json::Value)>, HerderError> {
+        if self.configs.read().connector(name).is_none() {
+            return Err(Self::not_found(name));
+        }
+        Ok(self
+            .offsets
+            .read()
+            .offsets(name)
+            .map(|(p, o)| (p.clone(), o.clone()))
+            .collect())
+    }
+
+    /// The connector's target state.
+    pub fn target_state(&self, name: &str) -> Result<TargetState, HerderError> {
+        let state = self.configs.read();
+        if state.connector(name).is_none() {
+            return Err(Self::not_found(name));
+        }
+        Ok(state.target_state(name))
+    }
+}
