@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod broker;
 mod plugins;
+mod standalone;
 
 /// Culvert: a Kafka-Connect-compatible integration worker with WebAssembly connectors.
 #[derive(Debug, Parser)]
@@ -24,6 +25,12 @@ pub enum Command {
         /// Directory for the broker's log and the worker's state.
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
+        /// Worker config file (TOML, JSON or YAML) with Kafka Connect key names.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the embedded broker listens for Kafka clients.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        broker_listener: std::net::SocketAddr,
         /// Connector config files (JSON) to create or update at start.
         connectors: Vec<PathBuf>,
     },
@@ -82,8 +89,19 @@ pub async fn run(cli: Cli) -> ExitCode {
                     cache_dir,
                 },
         } => plugins::list(&plugin_path, cache_dir.as_deref()).await,
-        Command::Standalone { .. } => {
-            not_available("standalone", "the embedded broker and the worker")
+        Command::Standalone {
+            data_dir,
+            config,
+            broker_listener,
+            connectors,
+        } => {
+            standalone::run(standalone::Options {
+                data_dir,
+                config,
+                broker_listener,
+                connectors,
+            })
+            .await
         }
         Command::Worker { .. } => not_available("worker", "distributed mode"),
         Command::Broker { config } => broker::run(config.as_deref()).await,

@@ -89,8 +89,7 @@ fn plugins_list_reports_bad_plugin_path_entries_and_lists_the_rest() {
 #[test]
 fn subcommands_that_have_not_landed_say_so_and_fail() {
     for args in [
-        &["standalone"][..],
-        &["worker", "--config", "w.toml"],
+        &["worker", "--config", "w.toml"][..],
         &["apply", "-f", "connectors/"],
     ] {
         let out = culvert(args);

@@ -4,4 +4,5 @@ mod broker;
 mod cli;
 mod datagen;
 mod rest;
+mod standalone;
 mod stores;

@@ -1,0 +1,220 @@
+//! `culvert standalone [--data-dir DIR] [--config FILE] [connector.json ...]`: the embedded
+//! broker in-process plus one worker — stores on compacted topics of that broker, the
+//! herder, and the REST API — until Ctrl-C or SIGTERM. Connector files (Connect's
+//! `{"name", "config"}` or a flat config with `name`) are created or updated at start.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use culvert_log_engine::{BrokerConfig, RunningBroker};
+use culvert_plugin_host::{PluginEngine, PluginLimits, PluginRegistry};
+use serde_json::Value;
+
+use super::broker::wait_for_signal;
+use crate::builtin;
+use crate::config::{Mode, WorkerConfig, load_properties};
+use crate::herder::Herder;
+use crate::rest::{RestState, router};
+use crate::stores::{ClientSettings, Properties, Store, TopicLog};
+
+/// How often the stores pick up records written by others (tools, other processes).
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// What `standalone` was asked to do.
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) broker_listener: SocketAddr,
+    pub(crate) connectors: Vec<PathBuf>,
+}
+
+/// Reads a connector file: `{"name": ..., "config": {...}}` or a flat map with `name`.
+fn connector_file(path: &Path) -> Result<(String, Properties), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let Value::Object(mut map) = json else {
+        return Err(format!("{} must hold a JSON object", path.display()));
+    };
+    let flat = match map.remove("config") {
+        Some(Value::Object(config)) => {
+            let mut config = config;
+            if let Some(name) = map.remove("name") {
+                config.entry("name").or_insert(name);
+            }
+            config
+        }
+        Some(_) => return Err(format!("{}: \"config\" must be an object", path.display())),
+        None => map,
+    };
+    let mut props = BTreeMap::new();
+    for (k, v) in flat {
+        match v {
+            Value::String(s) => {
+                props.insert(k, s);
+            }
+            Value::Number(_) | Value::Bool(_) => {
+                props.insert(k, v.to_string());
+            }
+            Value::Null => {}
+            _ => {
+                return Err(format!(
+                    "{}: the value of {k} must be a string",
+                    path.display()
+                ));
+            }
+        }
+    }
+    let name = props
+        .get("name")
+        .cloned()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| format!("{} names no connector (\"name\")", path.display()))?;
+    Ok((name, props))
+}
+
+async fn open_store<S: crate::stores::Apply>(
+    clients: &ClientSettings,
+    settings: &crate::config::TopicSettings,
+    role: &str,
+    single: bool,
+) -> Result<Arc<Store<S>>, String> {
+    let log = TopicLog::open(clients, settings, role, single)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = Store::load(log).await.map_err(|e| e.to_string())?;
+    store.follow(FOLLOW_EVERY);
+    Ok(store)
+}
+
+async fn start(
+    options: &Options,
+) -> Result<(RunningBroker, Arc<Herder>, tokio::net::TcpListener), String> {
+    let props = load_properties(options.config.as_deref()).map_err(|e| e.to_string())?;
+    let broker = RunningBroker::start(BrokerConfig {
+        listener: options.broker_listener,
+        data_dir: options.data_dir.join("broker"),
+        ..BrokerConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the embedded broker: {e}"))?;
+    let mut props = props;
+    props.insert("bootstrap.servers".into(), broker.bootstrap());
+    let (config, warnings) =
+        WorkerConfig::from_properties(&props, Mode::Standalone).map_err(|e| e.to_string())?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let clients = ClientSettings {
+        bootstrap_servers: broker.bootstrap(),
+        producer: config.producer.clone(),
+        consumer: config.consumer.clone(),
+        admin: config.admin.clone(),
+    };
+    let configs = open_store(&clients, &config.config_topic, "config.storage.topic", true).await?;
+    let statuses = open_store(
+        &clients,
+        &config.status_topic,
+        "status.storage.topic",
+        false,
+    )
+    .await?;
+    let offsets = open_store(
+        &clients,
+        &config.offset_topic,
+        "offset.storage.topic",
+        false,
+    )
+    .await?;
+    let engine = PluginEngine::with_cache(
+        PluginLimits::default(),
+        Some(&options.data_dir.join("plugin-cache")),
+    )
+    .map_err(|e| e.to_string())?;
+    let registry = PluginRegistry::load(&engine, &builtin::components(), &config.plugin_path).await;
+    for problem in registry.problems() {
+        tracing::warn!(origin = %problem.origin, error = %problem.error, "skipped a plugin");
+    }
+    let listener = config
+        .listeners
+        .first()
+        .ok_or_else(|| "no REST listener configured".to_string())?;
+    let host = listener.host.clone().unwrap_or_else(|| "0.0.0.0".into());
+    let rest = tokio::net::TcpListener::bind((host.as_str(), listener.port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{}: {e}", listener.port))?;
+    let port = rest.local_addr().map_err(|e| e.to_string())?.port();
+    let advertised_host = config.rest_advertised_host_name.clone().unwrap_or_else(|| {
+        if host == "0.0.0.0" {
+            "127.0.0.1".into()
+        } else {
+            host.clone()
+        }
+    });
+    let advertised_port = config.rest_advertised_port.unwrap_or(port);
+    let herder = Arc::new(Herder::new(
+        format!("{advertised_host}:{advertised_port}"),
+        Arc::new(registry),
+        configs,
+        statuses,
+        offsets,
+    ));
+    for path in &options.connectors {
+        let (name, props) = connector_file(path)?;
+        herder
+            .put_config(&name, props, None, false)
+            .await
+            .map_err(|e| format!("connector {name} from {}: {e}", path.display()))?;
+    }
+    Ok((broker, herder, rest))
+}
+
+pub(crate) async fn run(options: Options) -> ExitCode {
+    let (broker, herder, rest) = match start(&options).await {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("culvert standalone: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match rest.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("culvert standalone: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cluster_id = broker.broker().cluster_id().to_string();
+    println!(
+        "culvert standalone: REST API on http://{addr} (broker bootstrap.servers={}, data in {})",
+        broker.bootstrap(),
+        options.data_dir.display()
+    );
+    if herder.connectors().is_empty() {
+        println!(
+            "no connectors yet; create one with: curl -X POST -H 'Content-Type: application/json' \
+             --data @examples/datagen.json http://{addr}/connectors"
+        );
+    }
+    let state = Arc::new(RestState {
+        herder,
+        kafka_cluster_id: cluster_id,
+    });
+    let server = axum::serve(rest, router(state)).with_graceful_shutdown(wait_for_signal());
+    if let Err(e) = server.await {
+        eprintln!("culvert standalone: the REST server failed: {e}");
+    }
+    match broker.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("culvert standalone: broker shutdown failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
