@@ -232,4 +232,57 @@ impl Herder {
         self.write_status(StatusKey::Connector(name.into()), State::Stopped, None)
             .await
     }
+
+    /// Restarts a connector (`POST /connectors/{name}/restart`). Without `include_tasks`
+    /// and `only_failed` only the connector is restarted and `None` is returned (Connect's
+    /// 204); otherwise the status is returned with every selected instance RESTARTING
+    /// (Connect's 202). Restarting the connector asks the plugin for its task
+    /// configurations again; tasks have nothing to restart until the task runtime exists.
+    pub async fn restart(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<Option<super::ConnectorStatus>, HerderError> {
+        let _change = self.changes.lock().await;
+        let target = self.target_state(name)?;
+        let mut status = self.status(name)?;
+        let restart_connector = !only_failed || status.connector.state == State::Failed;
+        if restart_connector && target == TargetState::Started {
+            let config = self.config(name)?;
+            let class = config.get("connector.class").cloned().unwrap_or_default();
+            let version = config.get("connector.plugin.version").cloned();
+            let plugin = self
+                .registry
+                .resolve(&class, version.as_deref())
+                .map_err(|e| HerderError::Internal(e.to_string()))?;
+            self.generate_tasks(name, plugin, &config).await?;
+        }
+        if !include_tasks && !only_failed {
+            return Ok(None);
+        }
+        if restart_connector {
+            status.connector.state = State::Restarting;
+        }
+        if include_tasks {
+            for (_, task) in &mut status.tasks {
+                if !only_failed || task.state == State::Failed {
+                    task.state = State::Restarting;
+                }
+            }
+        }
+        Ok(Some(status))
+    }
+
+    /// Restarts one task (`POST /connectors/{name}/tasks/{task}/restart`). Until the task
+    /// runtime exists no task runs, so this only checks the task exists.
+    pub async fn restart_task(&self, name: &str, task: u32) -> Result<(), HerderError> {
+        let tasks = self.task_configs(name)?;
+        if task as usize >= tasks.len() {
+            return Err(HerderError::NotFound(format!(
+                "Unknown task: {name}-{task}"
+            )));
+        }
+        Ok(())
+    }
 }

@@ -298,3 +298,77 @@ pub(crate) async fn offsets(
         .collect();
     Ok(Json(json!({ "offsets": offsets })))
 }
+
+/// Connect's lenient boolean query parameter: `true` in any case is true, anything else
+/// (or absence) is false.
+fn flag(query: &[(String, String)], name: &str) -> bool {
+    query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true"))
+}
+
+/// `POST /connectors/{name}/restart[?includeTasks=..&onlyFailed=..]`: 204, or 202 with the
+/// instances being restarted.
+pub(crate) async fn restart(
+    State(state): State<Arc<RestState>>,
+    Path(name): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, RestError> {
+    let restarted = state
+        .herder
+        .restart(
+            &name,
+            flag(&query, "includeTasks"),
+            flag(&query, "onlyFailed"),
+        )
+        .await?;
+    Ok(match restarted {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(status) => (StatusCode::ACCEPTED, Json(status_json(&status))).into_response(),
+    })
+}
+
+/// `POST /connectors/{name}/tasks/{task}/restart`: 204.
+pub(crate) async fn restart_task(
+    State(state): State<Arc<RestState>>,
+    Path((name, task)): Path<(String, String)>,
+) -> Result<StatusCode, RestError> {
+    let task = task
+        .parse::<u32>()
+        .map_err(|_| RestError::not_found(format!("Unknown task: {name}-{task}")))?;
+    state.herder.restart_task(&name, task).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /connectors/{name}/config`: merges the given keys into the configuration; a
+/// `null` value removes a key.
+pub(crate) async fn patch_config(
+    State(state): State<Arc<RestState>>,
+    Path(name): Path<String>,
+    request: Result<Json<Map<String, Value>>, JsonRejection>,
+) -> Result<Json<Value>, RestError> {
+    let patch = body(request)?;
+    let mut config = state.herder.config(&name)?;
+    for (k, v) in patch {
+        match v {
+            Value::Null => {
+                config.remove(&k);
+            }
+            Value::String(s) => {
+                config.insert(k, s);
+            }
+            Value::Number(_) | Value::Bool(_) => {
+                config.insert(k, v.to_string());
+            }
+            _ => {
+                return Err(RestError::bad_request(format!(
+                    "Configuration value of {k} must be a string"
+                )));
+            }
+        }
+    }
+    let (info, _) = state.herder.put_config(&name, config, None, false).await?;
+    Ok(Json(info_json(&info)))
+}

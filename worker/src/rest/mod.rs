@@ -11,7 +11,7 @@ mod root;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use crate::herder::Herder;
 
@@ -40,7 +40,14 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .route(
             "/connectors/{name}/config",
-            get(connectors::get_config).put(connectors::put_config),
+            get(connectors::get_config)
+                .put(connectors::put_config)
+                .patch(connectors::patch_config),
+        )
+        .route("/connectors/{name}/restart", post(connectors::restart))
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(connectors::restart_task),
         )
         .route("/connectors/{name}/status", get(connectors::status))
         .route("/connectors/{name}/tasks", get(connectors::tasks))

@@ -3,6 +3,7 @@
 mod broker;
 mod cli;
 mod datagen;
+mod kafka_connect_py;
 mod rest;
 mod standalone;
 mod stores;

@@ -341,6 +341,44 @@ async fn connectors_are_created_changed_paused_stopped_and_deleted() {
     .await;
     assert_eq!(body, json!({"offsets": []}));
 
+    // PATCH merges; a null removes a key.
+    let (status, body) = call(
+        Method::PATCH,
+        &format!("{base}/connectors/orders/config"),
+        Some(r#"{"iterations": 5, "batch.size": null}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["config"]["iterations"], "5");
+    assert_eq!(body["config"]["kafka.topic"], "orders-v2");
+    // Restart: 204 for the connector alone, 202 with RESTARTING instances otherwise.
+    let (status, _) = call(
+        Method::POST,
+        &format!("{base}/connectors/orders/restart"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = call(
+        Method::POST,
+        &format!("{base}/connectors/orders/restart?includeTasks=True&onlyFailed=false"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["connector"]["state"], "RESTARTING");
+    assert_eq!(body["tasks"][0]["state"], "RESTARTING");
+    let (status, body) = call(
+        Method::POST,
+        &format!("{base}/connectors/orders/tasks/7/restart"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (404, json!("Unknown task: orders-7"))
+    );
+
     let (status, _) = call(Method::DELETE, &format!("{base}/connectors/orders"), None).await;
     assert_eq!(status, 204);
     let (status, body) = call(Method::GET, &format!("{base}/connectors/orders"), None).await;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{Value, json};
 
 /// Starts `culvert standalone` on free ports; returns the process and the REST base URL.
-fn start(dir: &Path, connectors: &[&Path]) -> (Child, String) {
+pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Child, String) {
     let config = dir.join("worker.toml");
     std::fs::write(&config, "listeners = \"http://127.0.0.1:0\"\n").expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_culvert"))
