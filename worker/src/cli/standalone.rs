@@ -158,13 +158,19 @@ async fn start(
         }
     });
     let advertised_port = config.rest_advertised_port.unwrap_or(port);
-    let herder = Arc::new(Herder::new(
-        format!("{advertised_host}:{advertised_port}"),
-        Arc::new(registry),
-        configs,
-        statuses,
-        offsets,
-    ));
+    let herder = Arc::new(
+        Herder::new(
+            format!("{advertised_host}:{advertised_port}"),
+            Arc::new(registry),
+            configs,
+            statuses,
+            offsets,
+        )
+        .with_topic_tracking(
+            config.topic_tracking_enable,
+            config.topic_tracking_allow_reset,
+        ),
+    );
     for path in &options.connectors {
         let (name, props) = connector_file(path)?;
         herder

@@ -6,6 +6,7 @@
 //! their status is UNASSIGNED, never a fake RUNNING.
 
 mod changes;
+mod offsets_topics;
 mod validation;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,9 @@ pub enum HerderError {
     /// 400.
     #[error("{0}")]
     BadRequest(String),
+    /// 403.
+    #[error("{0}")]
+    Forbidden(String),
     /// 500.
     #[error("{0}")]
     Internal(String),
@@ -71,6 +75,8 @@ pub struct Herder {
     offsets: Arc<Store<OffsetState>>,
     /// Serializes configuration changes, so each sees the previous one's result.
     changes: tokio::sync::Mutex<()>,
+    /// `topic.tracking.enable` and `topic.tracking.allow.reset`.
+    topic_tracking: (bool, bool),
 }
 
 impl Herder {
@@ -90,7 +96,14 @@ impl Herder {
             statuses,
             offsets,
             changes: tokio::sync::Mutex::new(()),
+            topic_tracking: (true, true),
         }
+    }
+
+    /// Sets `topic.tracking.enable` and `topic.tracking.allow.reset` (both on by default).
+    pub fn with_topic_tracking(mut self, enabled: bool, allow_reset: bool) -> Self {
+        self.topic_tracking = (enabled, allow_reset);
+        self
     }
 
     /// The plugins this worker can run.

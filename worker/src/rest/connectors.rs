@@ -20,6 +20,7 @@ impl From<HerderError> for RestError {
             HerderError::NotFound(_) => StatusCode::NOT_FOUND,
             HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
             HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HerderError::Forbidden(_) => StatusCode::FORBIDDEN,
             HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         RestError::new(status, e.to_string())
@@ -371,4 +372,70 @@ pub(crate) async fn patch_config(
     }
     let (info, _) = state.herder.put_config(&name, config, None, false).await?;
     Ok(Json(info_json(&info)))
+}
+
+/// `GET /connectors/{name}/topics`: `{"<name>": {"topics": [...]}}`.
+pub(crate) async fn topics(
+    State(state): State<Arc<RestState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    let topics = state.herder.topics(&name)?;
+    Ok(Json(json!({ name: { "topics": topics } })))
+}
+
+/// `PUT /connectors/{name}/topics/reset`: 202.
+pub(crate) async fn reset_topics(
+    State(state): State<Arc<RestState>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, RestError> {
+    state.herder.reset_topics(&name).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `PATCH /connectors/{name}/offsets`: `{"offsets": [{"partition": {...}, "offset": {...} | null}]}`.
+pub(crate) async fn alter_offsets(
+    State(state): State<Arc<RestState>>,
+    Path(name): Path<String>,
+    request: Result<Json<Map<String, Value>>, JsonRejection>,
+) -> Result<Json<Value>, RestError> {
+    let mut request = body(request)?;
+    let Some(Value::Array(entries)) = request.remove("offsets") else {
+        return Err(RestError::bad_request(
+            "The request body must hold \"offsets\": a list of partition/offset pairs",
+        ));
+    };
+    let mut offsets = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Value::Object(mut e) = entry else {
+            return Err(RestError::bad_request(
+                "Each offset entry must be a JSON object",
+            ));
+        };
+        let partition = e.remove("partition").unwrap_or(Value::Null);
+        let offset = match e.remove("offset") {
+            None | Some(Value::Null) => None,
+            Some(o @ Value::Object(_)) => Some(o),
+            Some(other) => {
+                return Err(RestError::bad_request(format!(
+                    "An offset must be a JSON object or null, not {other}"
+                )));
+            }
+        };
+        offsets.push((partition, offset));
+    }
+    state.herder.alter_offsets(&name, offsets).await?;
+    Ok(Json(json!({
+        "message": "The offsets for this connector have been altered successfully"
+    })))
+}
+
+/// `DELETE /connectors/{name}/offsets`.
+pub(crate) async fn reset_offsets(
+    State(state): State<Arc<RestState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    state.herder.reset_offsets(&name).await?;
+    Ok(Json(json!({
+        "message": "The offsets for this connector have been reset successfully"
+    })))
 }

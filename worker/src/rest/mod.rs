@@ -5,6 +5,7 @@
 
 mod connectors;
 mod error;
+mod health;
 mod plugins;
 mod root;
 
@@ -30,6 +31,7 @@ pub struct RestState {
 pub fn router(state: Arc<RestState>) -> Router {
     Router::new()
         .route("/", get(root::info))
+        .route("/health", get(health::health))
         .route(
             "/connectors",
             get(connectors::list).post(connectors::create),
@@ -58,7 +60,17 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route("/connectors/{name}/pause", put(connectors::pause))
         .route("/connectors/{name}/resume", put(connectors::resume))
         .route("/connectors/{name}/stop", put(connectors::stop))
-        .route("/connectors/{name}/offsets", get(connectors::offsets))
+        .route(
+            "/connectors/{name}/offsets",
+            get(connectors::offsets)
+                .patch(connectors::alter_offsets)
+                .delete(connectors::reset_offsets),
+        )
+        .route("/connectors/{name}/topics", get(connectors::topics))
+        .route(
+            "/connectors/{name}/topics/reset",
+            put(connectors::reset_topics),
+        )
         .route("/connector-plugins", get(plugins::list))
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(

@@ -379,6 +379,49 @@ async fn connectors_are_created_changed_paused_stopped_and_deleted() {
         (404, json!("Unknown task: orders-7"))
     );
 
+    // Health, topics, and offsets of a stopped source connector.
+    let (status, body) = call(Method::GET, &format!("{base}/health"), None).await;
+    assert_eq!((status, body["status"].clone()), (200, json!("healthy")));
+    let (status, body) = call(
+        Method::GET,
+        &format!("{base}/connectors/audit/topics"),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"audit": {"topics": []}})));
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{base}/connectors/audit/topics/reset"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let offsets = r#"{"offsets": [{"partition": {"table": "t"}, "offset": {"id": 5}}]}"#;
+    let url = format!("{base}/connectors/audit/offsets");
+    let (status, body) = call(Method::PATCH, &url, Some(offsets)).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Connectors must be in the STOPPED state")),
+        "{body}"
+    );
+    let (status, _) = call(Method::PUT, &format!("{base}/connectors/audit/stop"), None).await;
+    assert_eq!(status, 204);
+    let (status, body) = call(Method::PATCH, &url, Some(offsets)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = call(Method::GET, &url, None).await;
+    assert_eq!(
+        body,
+        json!({"offsets": [{"partition": {"table": "t"}, "offset": {"id": 5}}]})
+    );
+    let (status, _) = call(Method::PATCH, &url, Some(r#"{"offsets": []}"#)).await;
+    assert_eq!(status, 400);
+    let (status, _) = call(Method::DELETE, &url, None).await;
+    assert_eq!(status, 200);
+    let (_, body) = call(Method::GET, &url, None).await;
+    assert_eq!(body, json!({"offsets": []}));
+
     let (status, _) = call(Method::DELETE, &format!("{base}/connectors/orders"), None).await;
     assert_eq!(status, 204);
     let (status, body) = call(Method::GET, &format!("{base}/connectors/orders"), None).await;
