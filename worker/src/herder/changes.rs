@@ -95,7 +95,7 @@ impl Herder {
         initial_state: Option<TargetState>,
         must_be_new: bool,
     ) -> Result<(ConnectorInfo, bool), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         match config.get("name") {
             Some(given) if given != name => {
                 return Err(HerderError::BadRequest(format!(
@@ -156,7 +156,7 @@ impl Herder {
     /// Deletes a connector: tombstones for its configuration, target state and statuses.
     /// (Its source offsets stay, as in Connect.)
     pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         let tasks = self.task_configs(name)?.len() as u32;
         self.write_config(ConfigRecord::Connector {
             name: name.to_string(),
@@ -178,7 +178,7 @@ impl Herder {
 
     /// Pauses a connector (idempotent).
     pub async fn pause(&self, name: &str) -> Result<(), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         self.target_state(name)?;
         self.write_config(ConfigRecord::TargetState {
             connector: name.to_string(),
@@ -192,7 +192,7 @@ impl Herder {
     /// Resumes a paused or stopped connector (idempotent); a stopped one gets its task
     /// configurations generated again.
     pub async fn resume(&self, name: &str) -> Result<(), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         let previous = self.target_state(name)?;
         self.write_config(ConfigRecord::TargetState {
             connector: name.to_string(),
@@ -217,7 +217,7 @@ impl Herder {
     /// Stops a connector (idempotent): an empty task set is committed first, then the
     /// target state STOPPED, as Connect does.
     pub async fn stop(&self, name: &str) -> Result<(), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         self.target_state(name)?;
         self.write_config(ConfigRecord::Commit {
             connector: name.to_string(),
@@ -244,7 +244,7 @@ impl Herder {
         include_tasks: bool,
         only_failed: bool,
     ) -> Result<Option<super::ConnectorStatus>, HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         let target = self.target_state(name)?;
         let mut status = self.status(name)?;
         let restart_connector = !only_failed || status.connector.state == State::Failed;

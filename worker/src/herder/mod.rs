@@ -73,8 +73,9 @@ pub struct Herder {
     configs: Arc<Store<ConfigState>>,
     statuses: Arc<Store<StatusState>>,
     offsets: Arc<Store<OffsetState>>,
-    /// Serializes configuration changes, so each sees the previous one's result.
-    changes: tokio::sync::Mutex<()>,
+    /// One lock per connector: its changes run one at a time, each seeing the previous
+    /// one's result, while a slow plugin holds up only its own connector.
+    changes: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// `topic.tracking.enable` and `topic.tracking.allow.reset`.
     topic_tracking: (bool, bool),
 }
@@ -95,7 +96,7 @@ impl Herder {
             configs,
             statuses,
             offsets,
-            changes: tokio::sync::Mutex::new(()),
+            changes: std::sync::Mutex::new(BTreeMap::new()),
             topic_tracking: (true, true),
         }
     }
@@ -104,6 +105,15 @@ impl Herder {
     pub fn with_topic_tracking(mut self, enabled: bool, allow_reset: bool) -> Self {
         self.topic_tracking = (enabled, allow_reset);
         self
+    }
+
+    /// Waits for and holds connector `name`'s change lock.
+    async fn change_lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(locks.entry(name.to_string()).or_default())
+        };
+        lock.lock_owned().await
     }
 
     /// The plugins this worker can run.

@@ -63,7 +63,7 @@ impl Herder {
         name: &str,
         offsets: Vec<(Value, Option<Value>)>,
     ) -> Result<(), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         self.check_offsets_changeable(name)?;
         if offsets.is_empty() {
             return Err(HerderError::BadRequest(
@@ -86,7 +86,7 @@ impl Herder {
 
     /// Removes every offset of a STOPPED source connector (`DELETE .../offsets`).
     pub async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
-        let _change = self.changes.lock().await;
+        let _change = self.change_lock(name).await;
         self.check_offsets_changeable(name)?;
         let partitions: Vec<Value> = self
             .offsets

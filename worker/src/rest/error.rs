@@ -1,7 +1,11 @@
 //! Connect's error body and the status codes it maps errors to.
 
+use std::time::Duration;
+
 use axum::Json;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -47,4 +51,18 @@ pub(crate) async fn method_not_allowed() -> RestError {
         StatusCode::METHOD_NOT_ALLOWED,
         "HTTP 405 Method Not Allowed",
     )
+}
+
+/// How long a request may take before it is answered with Connect's timeout error (a
+/// plugin call inside it is interrupted by its own, shorter deadline).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Answers `500 Request timed out` when a request takes longer than [`REQUEST_TIMEOUT`].
+pub(crate) async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out").into_response()
+        }
+    }
 }

@@ -78,6 +78,7 @@ pub fn router(state: Arc<RestState>) -> Router {
             put(plugins::validate),
         )
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(error::time_limit))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }
