@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::broker::wait_for_signal;
 use crate::builtin;
-use crate::config::{Mode, WorkerConfig, load_properties};
+use crate::config::{ConfigProviders, Mode, WorkerConfig, load_properties};
 use crate::herder::Herder;
 use crate::rest::{RestState, router};
 use crate::stores::{ClientSettings, Properties, Store, TopicLog};
@@ -111,6 +111,7 @@ async fn start(
     for w in warnings {
         tracing::warn!("{w}");
     }
+    let providers = ConfigProviders::new(&config.config_providers)?;
     let clients = ClientSettings {
         bootstrap_servers: broker.bootstrap(),
         producer: config.producer.clone(),
@@ -169,7 +170,8 @@ async fn start(
         .with_topic_tracking(
             config.topic_tracking_enable,
             config.topic_tracking_allow_reset,
-        ),
+        )
+        .with_config_providers(providers),
     );
     for path in &options.connectors {
         let (name, props) = connector_file(path)?;

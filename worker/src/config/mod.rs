@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, Value, ValueKind};
 
+mod providers;
 mod reader;
 mod worker;
 
+pub use providers::ConfigProviders;
 pub use worker::{
     ConfigProvider, Listener, Mode, ProviderKind, TopicSettings, WorkerConfig, WorkerConfigError,
 };

@@ -331,8 +331,19 @@ impl WorkerConfig {
             "All",
             &["All", "None", "Principal"],
         );
-        let config_providers = r
-            .list("config.providers", &[])
+        // The aliases: `config.providers`, or — since nested file formats cannot hold both
+        // `config.providers = "env"` and `config.providers.env.class` — every alias that
+        // has a `config.providers.<alias>.class`.
+        let mut aliases = r.list("config.providers", &[]);
+        if aliases.is_empty() {
+            aliases = props
+                .keys()
+                .filter_map(|k| k.strip_prefix("config.providers.")?.strip_suffix(".class"))
+                .filter(|alias| !alias.is_empty() && !alias.contains('.'))
+                .map(str::to_string)
+                .collect();
+        }
+        let config_providers = aliases
             .iter()
             .filter_map(|alias| parse_provider(&mut r, alias))
             .collect();
@@ -498,6 +509,25 @@ mod tests {
               offset.flush.interval.ms?)"
             ]
         );
+    }
+
+    #[test]
+    fn provider_aliases_are_inferred_from_their_class_keys() {
+        let (c, warnings) = WorkerConfig::from_properties(
+            &props(&[
+                ("config.providers.file.class", "FileConfigProvider"),
+                ("config.providers.env.class", "EnvVarConfigProvider"),
+            ]),
+            Mode::Standalone,
+        )
+        .expect("valid");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let aliases: Vec<&str> = c
+            .config_providers
+            .iter()
+            .map(|p| p.alias.as_str())
+            .collect();
+        assert_eq!(aliases, ["env", "file"]);
     }
 
     #[test]

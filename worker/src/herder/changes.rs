@@ -6,6 +6,7 @@ use culvert_plugin_host::Plugin;
 
 use super::validation::{invalid, problems};
 use super::{ConnectorInfo, Herder, HerderError};
+use crate::config::ConfigProviders;
 use crate::stores::{ConfigRecord, Properties, State, Status, StatusKey, TargetState};
 
 impl Herder {
@@ -45,13 +46,31 @@ impl Herder {
             .get("tasks.max")
             .and_then(|v| v.trim().parse::<u32>().ok())
             .unwrap_or(1);
-        let pairs: Vec<(String, String)> =
-            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let generated = plugin
-            .task_configs(name, &pairs, max_tasks)
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
+        let generated = match self.providers.resolve(config) {
+            Err(why) => Err(why),
+            Ok(resolved) => {
+                let pairs: Vec<(String, String)> = resolved
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                plugin
+                    .task_configs(name, &pairs, max_tasks)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r)
+                    .map(|tasks| {
+                        // Task configurations keep the placeholders, never the secrets.
+                        tasks
+                            .into_iter()
+                            .map(|task| {
+                                let mut task: Properties = task.into_iter().collect();
+                                ConfigProviders::mask(config, &resolved, &mut task);
+                                task.into_iter().collect::<Vec<_>>()
+                            })
+                            .collect::<Vec<_>>()
+                    })
+            }
+        };
         let tasks = match generated {
             Ok(tasks) if tasks.len() <= max_tasks as usize => tasks,
             Ok(tasks) => {
@@ -114,7 +133,10 @@ impl Herder {
                 "Connector {name} already exists"
             )));
         }
-        let (found, plugin) = problems(&self.registry, name, &config).await?;
+        let (found, plugin) = match self.providers.resolve(&config) {
+            Ok(resolved) => problems(&self.registry, name, &resolved).await?,
+            Err(why) => (vec![why], None),
+        };
         let class = config.get("connector.class").cloned().unwrap_or_default();
         let plugin = match plugin {
             Some(p) if found.is_empty() => p,

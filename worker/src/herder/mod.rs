@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use culvert_plugin_host::{PluginKind, PluginRegistry};
 
+use crate::config::ConfigProviders;
+
 use crate::stores::{
     ConfigState, OffsetState, Properties, State, Status, StatusState, Store, StoreError,
     TargetState,
@@ -78,6 +80,8 @@ pub struct Herder {
     changes: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// `topic.tracking.enable` and `topic.tracking.allow.reset`.
     topic_tracking: (bool, bool),
+    /// Resolve `${provider:...}` placeholders before plugins see a configuration.
+    providers: ConfigProviders,
 }
 
 impl Herder {
@@ -98,7 +102,14 @@ impl Herder {
             offsets,
             changes: std::sync::Mutex::new(BTreeMap::new()),
             topic_tracking: (true, true),
+            providers: ConfigProviders::default(),
         }
+    }
+
+    /// Uses the worker's config providers (`config.providers`).
+    pub fn with_config_providers(mut self, providers: ConfigProviders) -> Self {
+        self.providers = providers;
+        self
     }
 
     /// Sets `topic.tracking.enable` and `topic.tracking.allow.reset` (both on by default).

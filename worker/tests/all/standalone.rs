@@ -10,9 +10,24 @@ use serde_json::{Value, json};
 
 /// Starts `culvert standalone` on free ports; returns the process and the REST base URL.
 pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Child, String) {
+    start_with(dir, "", &[], connectors)
+}
+
+/// Like [`start`], with more worker settings (TOML) and environment variables.
+fn start_with(
+    dir: &Path,
+    extra: &str,
+    envs: &[(&str, &str)],
+    connectors: &[&Path],
+) -> (Child, String) {
     let config = dir.join("worker.toml");
-    std::fs::write(&config, "listeners = \"http://127.0.0.1:0\"\n").expect("write config");
+    std::fs::write(
+        &config,
+        format!("listeners = \"http://127.0.0.1:0\"\n{extra}"),
+    )
+    .expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_culvert"))
+        .envs(envs.iter().copied())
         .arg("standalone")
         .arg("--data-dir")
         .arg(dir.join("data"))
@@ -85,6 +100,40 @@ async fn standalone_applies_connector_files_and_survives_kill_9() {
     assert_eq!(body["connector"]["state"], "PAUSED", "{body}");
     let (_, config) = call(Method::GET, &format!("{base}/connectors/orders/config")).await;
     assert_eq!(config["kafka.topic"], "orders");
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_from_config_providers_reach_plugins_but_are_never_stored() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("orders.json");
+    std::fs::write(
+        &file,
+        json!({"name": "orders", "config": {"connector.class": "datagen",
+            "kafka.topic": "${env:ORDERS_TOPIC_SECRET}"}})
+        .to_string(),
+    )
+    .expect("write connector");
+    let (mut child, base) = start_with(
+        dir.path(),
+        "[config.providers.env]\nclass = \"EnvVarConfigProvider\"\n",
+        &[("ORDERS_TOPIC_SECRET", "hidden-topic")],
+        &[&file],
+    );
+    let (_, status) = call(Method::GET, &format!("{base}/connectors/orders/status")).await;
+    assert_eq!(
+        status["connector"]["state"], "RUNNING",
+        "the plugin validated the resolved value"
+    );
+    let (_, config) = call(Method::GET, &format!("{base}/connectors/orders/config")).await;
+    assert_eq!(config["kafka.topic"], "${env:ORDERS_TOPIC_SECRET}");
+    let (_, tasks) = call(Method::GET, &format!("{base}/connectors/orders/tasks")).await;
+    assert_eq!(
+        tasks[0]["config"]["kafka.topic"], "${env:ORDERS_TOPIC_SECRET}",
+        "{tasks}"
+    );
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
