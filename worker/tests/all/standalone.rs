@@ -10,16 +10,18 @@ use serde_json::{Value, json};
 
 /// Starts `culvert standalone` on free ports; returns the process and the REST base URL.
 pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Child, String) {
-    start_with(dir, "", &[], connectors)
+    let (child, url, _) = start_with(dir, "", &[], connectors);
+    (child, url)
 }
 
-/// Like [`start`], with more worker settings (TOML) and environment variables.
+/// Like [`start`], with more worker settings (TOML) and environment variables; also
+/// returns the embedded broker's address.
 fn start_with(
     dir: &Path,
     extra: &str,
     envs: &[(&str, &str)],
     connectors: &[&Path],
-) -> (Child, String) {
+) -> (Child, String, String) {
     let config = dir.join("worker.toml");
     std::fs::write(
         &config,
@@ -51,7 +53,33 @@ fn start_with(
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no REST URL in {line:?}"))
         .to_string();
-    (child, url)
+    let bootstrap = line
+        .split("bootstrap.servers=")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .unwrap_or_else(|| panic!("no bootstrap address in {line:?}"))
+        .to_string();
+    (child, url, bootstrap)
+}
+
+/// Reads a whole internal topic with kcat: `key<TAB>value` per record (`value` empty for a
+/// tombstone).
+fn kcat_topic(bootstrap: &str, topic: &str) -> Vec<String> {
+    let out = Command::new("kcat")
+        .args([
+            "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%k\t%s\n",
+        ])
+        .output()
+        .expect("kcat runs (apt-get install -y kcat; scripts/deps installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 async fn call(method: reqwest::Method, url: &str) -> (u16, Value) {
@@ -116,7 +144,7 @@ async fn secrets_from_config_providers_reach_plugins_but_are_never_stored() {
         .to_string(),
     )
     .expect("write connector");
-    let (mut child, base) = start_with(
+    let (mut child, base, _) = start_with(
         dir.path(),
         "[config.providers.env]\nclass = \"EnvVarConfigProvider\"\n",
         &[("ORDERS_TOPIC_SECRET", "hidden-topic")],
@@ -133,6 +161,47 @@ async fn secrets_from_config_providers_reach_plugins_but_are_never_stored() {
     assert_eq!(
         tasks[0]["config"]["kafka.topic"], "${env:ORDERS_TOPIC_SECRET}",
         "{tasks}"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_topics_hold_kafka_connects_formats_for_kcat() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("orders.json");
+    std::fs::write(
+        &file,
+        json!({"name": "orders", "config": {"connector.class": "datagen", "kafka.topic": "orders"}})
+            .to_string(),
+    )
+    .expect("write connector");
+    let (mut child, base, bootstrap) = start_with(dir.path(), "", &[], &[&file]);
+    let (status, _) = call(Method::PUT, &format!("{base}/connectors/orders/stop")).await;
+    assert_eq!(status, 204);
+    let configs = kcat_topic(&bootstrap, "connect-configs");
+    assert_eq!(
+        configs,
+        [
+            r#"target-state-orders	{"state":"STARTED","state.v2":"STARTED"}"#,
+            r#"connector-orders	{"properties":{"connector.class":"datagen","kafka.topic":"orders","name":"orders"}}"#,
+            r#"task-orders-0	{"properties":{"connector.class":"datagen","kafka.topic":"orders","name":"orders","task.id":"0"}}"#,
+            r#"commit-orders	{"tasks":1}"#,
+            r#"commit-orders	{"tasks":0}"#,
+            r#"target-state-orders	{"state":"PAUSED","state.v2":"STOPPED"}"#,
+        ]
+    );
+    let statuses = kcat_topic(&bootstrap, "connect-status");
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some(
+            format!(
+                "status-connector-orders\t{{\"generation\":0,\"state\":\"STOPPED\",\"trace\":null,\"worker_id\":\"{}\"}}",
+                base.trim_start_matches("http://")
+            )
+            .as_str()
+        )
     );
     child.kill().expect("kill");
     child.wait().expect("reaped");
