@@ -222,12 +222,7 @@ impl Herder {
         })
         .await?;
         let config = self.config(name)?;
-        let class = config.get("connector.class").cloned().unwrap_or_default();
-        let version = config.get("connector.plugin.version").cloned();
-        let plugin = self
-            .registry
-            .resolve(&class, version.as_deref())
-            .map_err(|e| HerderError::Internal(e.to_string()))?;
+        let plugin = self.plugin_of(&config)?;
         if previous == TargetState::Stopped {
             self.generate_tasks(name, plugin, &config).await
         } else {
@@ -272,12 +267,7 @@ impl Herder {
         let restart_connector = !only_failed || status.connector.state == State::Failed;
         if restart_connector && target == TargetState::Started {
             let config = self.config(name)?;
-            let class = config.get("connector.class").cloned().unwrap_or_default();
-            let version = config.get("connector.plugin.version").cloned();
-            let plugin = self
-                .registry
-                .resolve(&class, version.as_deref())
-                .map_err(|e| HerderError::Internal(e.to_string()))?;
+            let plugin = self.plugin_of(&config)?;
             self.generate_tasks(name, plugin, &config).await?;
         }
         if !include_tasks && !only_failed {

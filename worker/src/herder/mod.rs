@@ -12,7 +12,7 @@ mod validation;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use culvert_plugin_host::{PluginKind, PluginRegistry};
+use culvert_plugin_host::{Plugin, PluginKind, PluginRegistry};
 
 use crate::config::ConfigProviders;
 
@@ -132,17 +132,21 @@ impl Herder {
         &self.registry
     }
 
-    fn kind_of(&self, config: &Properties) -> &'static str {
-        config
+    /// The plugin a stored configuration names (`connector.class` at
+    /// `connector.plugin.version`).
+    fn plugin_of(&self, config: &Properties) -> Result<&Plugin, HerderError> {
+        let class = config
             .get("connector.class")
-            .and_then(|c| {
-                self.registry
-                    .resolve(
-                        c,
-                        config.get("connector.plugin.version").map(String::as_str),
-                    )
-                    .ok()
-            })
+            .map(String::as_str)
+            .unwrap_or_default();
+        let version = config.get("connector.plugin.version").map(String::as_str);
+        self.registry
+            .resolve(class, version)
+            .map_err(|e| HerderError::Internal(e.to_string()))
+    }
+
+    fn kind_of(&self, config: &Properties) -> &'static str {
+        self.plugin_of(config)
             .map_or("unknown", |p| match p.kind() {
                 PluginKind::Source => "source",
                 PluginKind::Sink => "sink",
