@@ -280,23 +280,26 @@ impl TopicLog {
             let answer = consumer
                 .offsets_for_times(query, TIMEOUT)
                 .map_err(|e| kafka("read the end offsets of", &topic, e))?;
-            let mut ends = vec![0i64; positions.len()];
+            let mut ends: Vec<Option<i64>> = vec![None; positions.len()];
             for e in answer.elements() {
-                let end = match e.offset() {
-                    Offset::Offset(o) => o,
-                    Offset::End | Offset::Invalid => 0,
-                    other => {
-                        return Err(kafka(
-                            "read the end offsets of",
-                            &topic,
-                            format!("partition {} answered {other:?}", e.partition()),
-                        ));
-                    }
-                };
-                if let Some(slot) = ends.get_mut(e.partition() as usize) {
-                    *slot = end;
+                if let (Offset::Offset(o), Some(slot)) =
+                    (e.offset(), ends.get_mut(e.partition() as usize))
+                {
+                    *slot = Some(o);
                 }
             }
+            // A partition the batched answer left out is asked for on its own.
+            let ends = ends
+                .into_iter()
+                .enumerate()
+                .map(|(p, end)| match end {
+                    Some(end) => Ok(end),
+                    None => consumer
+                        .fetch_watermarks(&topic, p as i32, TIMEOUT)
+                        .map(|(_, high)| high)
+                        .map_err(|e| kafka("read the end offsets of", &topic, e)),
+                })
+                .collect::<Result<Vec<i64>, StoreError>>()?;
             let deadline = std::time::Instant::now() + TIMEOUT;
             let mut out = Vec::new();
             while positions.iter().zip(&ends).any(|(at, end)| at < end) {
