@@ -9,5 +9,6 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod herder;
+pub mod logging;
 pub mod rest;
 pub mod stores;

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use culvert::cli::{Cli, run};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, reload};
 
 /// mimalloc keeps freed large buffers (request frames, fetch responses) mapped for reuse,
 /// where glibc's allocator returned them to the kernel and paid a page fault per 4 KiB on
@@ -14,12 +16,26 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // RUST_LOG naming just a level sets the root level `/admin/loggers` reports; anything
+    // richer is kept until the first change through the API replaces it.
+    let root = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| culvert::logging::parse_level(&v))
+        .unwrap_or("INFO");
+    let (filter, handle) = reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
+    culvert::logging::install(culvert::logging::Loggers::new(
+        root,
+        Some(Box::new(move |spec| {
+            handle
+                .reload(EnvFilter::new(spec))
+                .map_err(|e| format!("cannot change the log levels: {e}"))
+        })),
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -4,6 +4,7 @@
 //! `{"name", "config"}` or a flat config with `name`) are created or updated at start.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -199,19 +200,24 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         }
     };
     let cluster_id = broker.broker().cluster_id().to_string();
-    println!(
-        "culvert standalone: REST API on http://{addr} (broker bootstrap.servers={}, data in {})",
+    let mut banner = format!(
+        "culvert standalone: REST API on http://{addr} (broker bootstrap.servers={}, data in {})\n",
         broker.bootstrap(),
         options.data_dir.display()
     );
     if herder.connectors().is_empty() {
-        println!(
+        banner.push_str(&format!(
             "no connectors yet; create one with: curl -X POST -H 'Content-Type: application/json' \
-             --data @examples/datagen.json http://{addr}/connectors"
-        );
+             --data @examples/datagen.json http://{addr}/connectors\n"
+        ));
     }
+    // A closed stdout (a supervisor that stopped reading) must not stop the worker.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    drop(out);
     let state = Arc::new(RestState {
         herder,
+        loggers: crate::logging::global(),
         kafka_cluster_id: cluster_id,
     });
     let server = axum::serve(rest, router(state)).with_graceful_shutdown(wait_for_signal());

@@ -297,4 +297,17 @@ impl Herder {
         }
         Ok(())
     }
+
+    /// Stores a cluster-wide log level (`logger-cluster-<namespace>`).
+    pub async fn set_cluster_log_level(
+        &self,
+        namespace: &str,
+        level: &str,
+    ) -> Result<(), HerderError> {
+        self.write_config(ConfigRecord::LoggerLevel {
+            namespace: namespace.to_string(),
+            level: level.to_string(),
+        })
+        .await
+    }
 }

@@ -6,6 +6,7 @@
 mod connectors;
 mod error;
 mod health;
+mod loggers;
 mod plugins;
 mod root;
 
@@ -23,6 +24,8 @@ pub use error::RestError;
 pub struct RestState {
     /// The connectors' lifecycle (and the plugins this worker can run).
     pub herder: Arc<Herder>,
+    /// Runtime log levels (`/admin/loggers`).
+    pub loggers: Arc<crate::logging::Loggers>,
     /// The cluster id of the Kafka cluster holding the internal topics (`GET /`).
     pub kafka_cluster_id: String,
 }
@@ -71,6 +74,8 @@ pub fn router(state: Arc<RestState>) -> Router {
             "/connectors/{name}/topics/reset",
             put(connectors::reset_topics),
         )
+        .route("/admin/loggers", get(loggers::list))
+        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::put))
         .route("/connector-plugins", get(plugins::list))
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(

@@ -60,6 +60,7 @@ async fn serve() -> (String, (RunningBroker, tempfile::TempDir)) {
     );
     let state = Arc::new(RestState {
         herder: Arc::new(herder),
+        loggers: Arc::new(culvert::logging::Loggers::new("INFO", None)),
         kafka_cluster_id: "test-cluster".into(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -177,6 +178,40 @@ async fn plugin_endpoints_answer_like_connect() {
             .is_some_and(|m| m.starts_with("Unknown plugin nope")),
         "{body}"
     );
+
+    // Runtime log levels.
+    let (status, body) = call(Method::GET, &format!("{base}/admin/loggers"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["root"],
+        json!({"level": "INFO", "last_modified": null})
+    );
+    let (status, body) = call(
+        Method::PUT,
+        &format!("{base}/admin/loggers/culvert::herder"),
+        Some(r#"{"level": "debug"}"#),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!(["culvert::herder"])));
+    let (_, body) = call(
+        Method::GET,
+        &format!("{base}/admin/loggers/culvert::herder::changes"),
+        None,
+    )
+    .await;
+    assert_eq!(body, json!({"level": "DEBUG", "last_modified": null}));
+    let url = format!("{base}/admin/loggers/culvert");
+    let (status, _) = call(Method::PUT, &url, Some(r#"{"level": "LOUD"}"#)).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(Method::PUT, &url, Some("{}")).await;
+    assert_eq!(status, 400);
+    let (status, _) = call(
+        Method::PUT,
+        &format!("{url}?scope=cluster"),
+        Some(r#"{"level": "WARN"}"#),
+    )
+    .await;
+    assert_eq!(status, 204);
 
     let (status, body) = call(Method::GET, &format!("{base}/no/such/path"), None).await;
     assert_eq!(

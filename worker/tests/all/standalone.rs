@@ -43,10 +43,11 @@ fn start_with(
         .spawn()
         .expect("culvert standalone starts");
     let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
+    reader.read_line(&mut line).expect("first line");
+    // Keep reading, so the worker never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line
         .split("REST API on ")
         .nth(1)
