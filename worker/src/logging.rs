@@ -44,6 +44,14 @@ pub fn parse_level(text: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether `name` can be a filter target: letters, digits, `_`, `-`, `.`, `:`.
+pub fn valid_namespace(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}
+
 fn directive(level: &str) -> &'static str {
     match level {
         "TRACE" => "trace",
@@ -119,6 +127,12 @@ impl Loggers {
     /// Sets `name` (or `root`) to `level` and every namespace under it too; returns the
     /// namespaces changed.
     pub fn set_level(&self, name: &str, level: &'static str) -> Result<Vec<String>, String> {
+        if !valid_namespace(name) {
+            return Err(format!(
+                "Invalid logger name '{name}': use a module path such as culvert::herder or \
+                 a dotted name (letters, digits, '_', '-', '.', ':')"
+            ));
+        }
         let at = now_ms();
         let changed = {
             let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
@@ -198,6 +212,7 @@ mod tests {
         assert_eq!(loggers.level_of("culvert::herder").level, "WARN");
         assert_eq!(parse_level("fatal"), Some("FATAL"));
         assert_eq!(parse_level("LOUD"), None);
+        assert!(loggers.set_level("?4RR", "WARN").is_err(), "not a target");
         assert_eq!(
             loggers.all().keys().collect::<Vec<_>>(),
             ["culvert", "culvert::herder", "root"]

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::{RestError, RestState};
-use crate::logging::{LoggerLevel, parse_level};
+use crate::logging::{LoggerLevel, parse_level, valid_namespace};
 
 fn level_json(l: &LoggerLevel) -> Value {
     json!({ "level": l.level, "last_modified": l.last_modified })
@@ -55,6 +55,12 @@ pub(crate) async fn put(
     // Connect answers an unknown level with 404; clients rely on it.
     let level = parse_level(text)
         .ok_or_else(|| RestError::not_found(format!("Invalid log level '{text}'.")))?;
+    if !valid_namespace(&name) {
+        return Err(RestError::bad_request(format!(
+            "Invalid logger name '{name}': use a module path such as culvert::herder or a \
+             dotted name (letters, digits, '_', '-', '.', ':')"
+        )));
+    }
     let scope = query
         .iter()
         .rev()

@@ -4,6 +4,7 @@ mod broker;
 mod cli;
 mod datagen;
 mod kafka_connect_py;
+mod openapi;
 mod rest;
 mod standalone;
 mod stores;
