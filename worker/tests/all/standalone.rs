@@ -94,6 +94,46 @@ async fn call(method: reqwest::Method, url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+async fn send(method: reqwest::Method, url: &str, body: Value) -> u16 {
+    reqwest::Client::new()
+        .request(method, url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+/// Everything the API says about `names`: configs, statuses, tasks and offsets.
+async fn snapshot(base: &str, names: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for name in names {
+        let mut entry = serde_json::Map::new();
+        for part in ["config", "status", "tasks", "offsets"] {
+            let (status, body) = call(
+                reqwest::Method::GET,
+                &format!("{base}/connectors/{name}/{part}"),
+            )
+            .await;
+            assert_eq!(status, 200, "{name}/{part}: {body}");
+            let mut body = body;
+            // Nothing runs tasks yet: an UNASSIGNED task's status is made up on the spot
+            // with the answering worker's id, which changes with the port at each start.
+            if let Some(tasks) = body.get_mut("tasks").and_then(Value::as_array_mut) {
+                for task in tasks.iter_mut().filter(|t| t["state"] == "UNASSIGNED") {
+                    if let Some(t) = task.as_object_mut() {
+                        t.remove("worker_id");
+                    }
+                }
+            }
+            entry.insert(part.to_string(), body);
+        }
+        out.insert(name.to_string(), Value::Object(entry));
+    }
+    Value::Object(out)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_applies_connector_files_and_survives_kill_9() {
     use reqwest::Method;
@@ -109,8 +149,6 @@ async fn standalone_applies_connector_files_and_survives_kill_9() {
     let (status, body) = call(Method::GET, &format!("{base}/connectors/orders/status")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["connector"]["state"], "RUNNING");
-    let (status, _) = call(Method::PUT, &format!("{base}/connectors/orders/pause")).await;
-    assert_eq!(status, 202);
     let (status, root) = call(Method::GET, &format!("{base}/")).await;
     assert_eq!(status, 200);
     assert!(
@@ -119,16 +157,52 @@ async fn standalone_applies_connector_files_and_survives_kill_9() {
             .is_some_and(|id| !id.is_empty())
     );
 
+    // Three connectors: one paused, one stopped with offsets set, one reconfigured.
+    for name in ["audit", "metrics"] {
+        let created = send(
+            Method::POST,
+            &format!("{base}/connectors"),
+            json!({"name": name, "config": {"connector.class": "datagen", "kafka.topic": name}}),
+        )
+        .await;
+        assert_eq!(created, 201);
+    }
+    let (status, _) = call(Method::PUT, &format!("{base}/connectors/orders/pause")).await;
+    assert_eq!(status, 202);
+    let (status, _) = call(Method::PUT, &format!("{base}/connectors/audit/stop")).await;
+    assert_eq!(status, 204);
+    let altered = send(
+        Method::PATCH,
+        &format!("{base}/connectors/audit/offsets"),
+        json!({"offsets": [{"partition": {"task": 0}, "offset": {"sequence": 41}}]}),
+    )
+    .await;
+    assert_eq!(altered, 200);
+    let changed = send(
+        Method::PUT,
+        &format!("{base}/connectors/metrics/config"),
+        json!({"connector.class": "datagen", "kafka.topic": "metrics-v2", "tasks.max": "1"}),
+    )
+    .await;
+    assert_eq!(changed, 200);
+    let names = ["audit", "metrics", "orders"];
+    let before = snapshot(&base, &names).await;
+    assert_eq!(before["orders"]["status"]["connector"]["state"], "PAUSED");
+    assert_eq!(before["audit"]["status"]["connector"]["state"], "STOPPED");
+    assert_eq!(
+        before["audit"]["offsets"]["offsets"][0]["offset"],
+        json!({"sequence": 41})
+    );
+    assert_eq!(before["metrics"]["config"]["kafka.topic"], "metrics-v2");
+
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
 
     let (mut child, base) = start(dir.path(), &[]);
     let (status, body) = call(Method::GET, &format!("{base}/connectors")).await;
-    assert_eq!((status, body), (200, json!(["orders"])));
-    let (_, body) = call(Method::GET, &format!("{base}/connectors/orders/status")).await;
-    assert_eq!(body["connector"]["state"], "PAUSED", "{body}");
-    let (_, config) = call(Method::GET, &format!("{base}/connectors/orders/config")).await;
-    assert_eq!(config["kafka.topic"], "orders");
+    assert_eq!((status, body), (200, json!(names)));
+    let after = snapshot(&base, &names).await;
+    assert_eq!(after, before, "the state after kill -9 and restart");
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
