@@ -65,7 +65,7 @@ impl Herder {
                             .map(|task| {
                                 let mut task: Properties = task.into_iter().collect();
                                 ConfigProviders::mask(config, &resolved, &mut task);
-                                task.into_iter().collect::<Vec<_>>()
+                                task
                             })
                             .collect::<Vec<_>>()
                     })
@@ -88,17 +88,18 @@ impl Herder {
                     .await;
             }
         };
-        for (i, task) in tasks.iter().enumerate() {
+        let count = tasks.len() as u32;
+        for (i, task) in tasks.into_iter().enumerate() {
             self.write_config(ConfigRecord::Task {
                 connector: name.to_string(),
                 task: i as u32,
-                properties: Some(task.iter().cloned().collect()),
+                properties: Some(task),
             })
             .await?;
         }
         self.write_config(ConfigRecord::Commit {
             connector: name.to_string(),
-            tasks: tasks.len() as u32,
+            tasks: count,
         })
         .await?;
         self.write_status(StatusKey::Connector(name.into()), State::Running, None)
