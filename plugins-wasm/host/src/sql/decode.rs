@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use sqlx::mysql::MySqlRow;
 use sqlx::postgres::{PgRow, PgTypeKind};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Column, Row, TypeInfo, ValueRef};
+use sqlx::{Column, ColumnIndex, Database, Row, TypeInfo, ValueRef};
 
 use crate::bindings::culvert::connector::sql::Value;
 
@@ -48,15 +48,27 @@ fn failed(name: &str, ty: &str, e: sqlx::Error) -> Failed {
     format!("column {name:?} ({ty}): {e}")
 }
 
+/// The type of the value in column `i` (which, for SQLite, can differ row by row), or
+/// `None` for NULL.
+fn value_type<R: Row>(
+    row: &R,
+    i: usize,
+) -> Result<Option<<R::Database as Database>::TypeInfo>, Failed>
+where
+    usize: ColumnIndex<R>,
+{
+    let raw = row
+        .try_get_raw(i)
+        .map_err(|e| failed(row.columns()[i].name(), "?", e))?;
+    Ok((!raw.is_null()).then(|| raw.type_info().into_owned()))
+}
+
 /// Reads column `i` of a PostgreSQL row.
 pub(crate) fn pg(row: &PgRow, i: usize) -> Result<Value, Failed> {
-    let column = &row.columns()[i];
-    let name = column.name();
-    let raw = row.try_get_raw(i).map_err(|e| failed(name, "?", e))?;
-    if raw.is_null() {
+    let name = row.columns()[i].name();
+    let Some(info) = value_type(row, i)? else {
         return Ok(Value::Null);
-    }
-    let info = raw.type_info().into_owned();
+    };
     let ty = info.name();
     let err = |e| failed(name, ty, e);
     Ok(match ty {
@@ -73,6 +85,7 @@ pub(crate) fn pg(row: &PgRow, i: usize) -> Result<Value, Failed> {
         "FLOAT4" => Value::Double(row.try_get_unchecked::<f32, _>(i).map_err(err)?.into()),
         "FLOAT8" => Value::Double(row.try_get_unchecked(i).map_err(err)?),
         "NUMERIC" => {
+            let raw = row.try_get_raw(i).map_err(err)?;
             let bytes = raw
                 .as_bytes()
                 .map_err(|e| format!("column {name:?} ({ty}): {e}"))?;
@@ -173,13 +186,10 @@ fn pg_numeric(bytes: &[u8]) -> Result<Value, String> {
 
 /// Reads column `i` of a MySQL/MariaDB row.
 pub(crate) fn mysql(row: &MySqlRow, i: usize) -> Result<Value, Failed> {
-    let column = &row.columns()[i];
-    let name = column.name();
-    let raw = row.try_get_raw(i).map_err(|e| failed(name, "?", e))?;
-    if raw.is_null() {
+    let name = row.columns()[i].name();
+    let Some(info) = value_type(row, i)? else {
         return Ok(Value::Null);
-    }
-    let info = raw.type_info().into_owned();
+    };
     let ty = info.name();
     let err = |e| failed(name, ty, e);
     Ok(match ty {
@@ -223,11 +233,9 @@ pub(crate) fn sqlite(row: &SqliteRow, i: usize) -> Result<Value, Failed> {
     let column = &row.columns()[i];
     let name = column.name();
     let declared = column.type_info().name().to_ascii_uppercase();
-    let raw = row.try_get_raw(i).map_err(|e| failed(name, "?", e))?;
-    if raw.is_null() {
+    let Some(storage) = value_type(row, i)? else {
         return Ok(Value::Null);
-    }
-    let storage = raw.type_info().into_owned();
+    };
     let storage = storage.name();
     let err = |e| failed(name, storage, e);
     let typed = match declared.as_str() {
