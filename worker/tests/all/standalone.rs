@@ -94,6 +94,15 @@ async fn call(method: reqwest::Method, url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Writes a connector file for a datagen connector `orders` writing to `topic`.
+fn orders_file(dir: &Path, topic: &str) -> std::path::PathBuf {
+    let file = dir.join("orders.json");
+    let connector =
+        json!({"name": "orders", "config": {"connector.class": "datagen", "kafka.topic": topic}});
+    std::fs::write(&file, connector.to_string()).expect("write connector");
+    file
+}
+
 async fn send(method: reqwest::Method, url: &str, body: Value) -> u16 {
     reqwest::Client::new()
         .request(method, url)
@@ -138,13 +147,7 @@ async fn snapshot(base: &str, names: &[&str]) -> Value {
 async fn standalone_applies_connector_files_and_survives_kill_9() {
     use reqwest::Method;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("orders.json");
-    std::fs::write(
-        &file,
-        json!({"name": "orders", "config": {"connector.class": "datagen", "kafka.topic": "orders"}})
-            .to_string(),
-    )
-    .expect("write connector");
+    let file = orders_file(dir.path(), "orders");
     let (mut child, base) = start(dir.path(), &[&file]);
     let (status, body) = call(Method::GET, &format!("{base}/connectors/orders/status")).await;
     assert_eq!(status, 200, "{body}");
@@ -211,14 +214,7 @@ async fn standalone_applies_connector_files_and_survives_kill_9() {
 async fn secrets_from_config_providers_reach_plugins_but_are_never_stored() {
     use reqwest::Method;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("orders.json");
-    std::fs::write(
-        &file,
-        json!({"name": "orders", "config": {"connector.class": "datagen",
-            "kafka.topic": "${env:ORDERS_TOPIC_SECRET}"}})
-        .to_string(),
-    )
-    .expect("write connector");
+    let file = orders_file(dir.path(), "${env:ORDERS_TOPIC_SECRET}");
     let (mut child, base, _) = start_with(
         dir.path(),
         "[config.providers.env]\nclass = \"EnvVarConfigProvider\"\n",
@@ -245,13 +241,7 @@ async fn secrets_from_config_providers_reach_plugins_but_are_never_stored() {
 async fn internal_topics_hold_kafka_connects_formats_for_kcat() {
     use reqwest::Method;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("orders.json");
-    std::fs::write(
-        &file,
-        json!({"name": "orders", "config": {"connector.class": "datagen", "kafka.topic": "orders"}})
-            .to_string(),
-    )
-    .expect("write connector");
+    let file = orders_file(dir.path(), "orders");
     let (mut child, base, bootstrap) = start_with(dir.path(), "", &[], &[&file]);
     let (status, _) = call(Method::PUT, &format!("{base}/connectors/orders/stop")).await;
     assert_eq!(status, 204);
