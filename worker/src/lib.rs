@@ -1,9 +1,10 @@
 //! The Culvert worker: the `culvert` binary's library half.
 //!
-//! Today it holds the command line ([`cli`]), configuration loading and the typed worker
-//! configuration ([`config`]), the internal topics' record formats ([`stores`]) and the
-//! connector components built into the binary ([`builtin`]). The REST API, herder, stores, cluster membership and task runtime
-//! land here as their issues do; see ARCHITECTURE.md for the map.
+//! It holds the command line ([`cli`]), configuration loading and the typed worker
+//! configuration ([`config`]), the internal topics' stores ([`stores`]), the connectors'
+//! lifecycle ([`herder`]), the task runtime ([`runtime`]), the REST API ([`rest`]) and the
+//! connector components built into the binary ([`builtin`]). Cluster membership lands with
+//! its issue; see ARCHITECTURE.md for the map.
 
 pub mod builtin;
 pub mod cli;
@@ -11,4 +12,5 @@ pub mod config;
 pub mod herder;
 pub mod logging;
 pub mod rest;
+pub mod runtime;
 pub mod stores;

@@ -1,8 +1,10 @@
 //! `datagen`: a built-in source that generates JSON records, for demos, tests and benchmarks.
 //!
-//! Each task emits records `{"task":T,"counter":N,"timestamp_ms":MS}` with key `"T:N"` to
-//! `kafka.topic`, counting N from 0. After `iterations` records (per task) it goes quiet; an
-//! `iterations` below 1 means it never stops. Its source partition is `{"task":T}` and its
+//! Each task emits records `{"task":T,"counter":N,"timestamp_ms":MS}` with the JSON string
+//! key `"T:N"` to `kafka.topic`, counting N from 0: one record every `max.interval` ms (500
+//! by default, as Confluent's datagen), or batches of `batch.size` as fast as possible with
+//! 0. After `iterations` records (per task) it goes quiet; an `iterations` below 1 means it
+//! never stops. Its source partition is `{"task":T}` and its
 //! offset `{"counter":N}` (the last record written), so a restarted task resumes at N + 1.
 
 use culvert_connector_sdk::{
@@ -13,6 +15,7 @@ use culvert_connector_sdk::{
 const TOPIC: &str = "kafka.topic";
 const ITERATIONS: &str = "iterations";
 const BATCH_SIZE: &str = "batch.size";
+const MAX_INTERVAL: &str = "max.interval";
 const TASK_ID: &str = "task.id";
 const DEFAULT_BATCH_SIZE: u32 = 1000;
 
@@ -37,6 +40,14 @@ impl Plugin for Datagen {
                     "Number of records each task emits; less than 1 means unlimited.",
                 )
                 .default_value("-1")
+                .build(),
+                ConfigKeyBuilder::new(
+                    MAX_INTERVAL,
+                    ConfigType::Long,
+                    "Milliseconds between records (as Confluent's datagen); 0 means as fast as \
+                     possible, in batches of batch.size.",
+                )
+                .default_value("500")
                 .build(),
                 ConfigKeyBuilder::new(
                     BATCH_SIZE,
@@ -91,6 +102,9 @@ pub struct DatagenTask {
     /// Records to emit in total; `None` means unlimited.
     iterations: Option<u64>,
     batch_size: u32,
+    /// Milliseconds between records; 0 = no pause.
+    max_interval_ms: i64,
+    last_emit_ms: Option<i64>,
     next_counter: u64,
     partition: String,
 }
@@ -125,6 +139,12 @@ impl SourceTask for DatagenTask {
             task_id,
             iterations: u64::try_from(iterations).ok().filter(|n| *n > 0),
             batch_size,
+            max_interval_ms: cfg
+                .parse::<i64>(MAX_INTERVAL)
+                .map_err(config_error)?
+                .unwrap_or(500)
+                .max(0),
+            last_emit_ms: None,
             next_counter: 0,
             partition: format!("{{\"task\":{task_id}}}"),
         })
@@ -170,6 +190,16 @@ impl SourceTask for DatagenTask {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        if self.max_interval_ms > 0 {
+            if self
+                .last_emit_ms
+                .is_some_and(|last| now_ms - last < self.max_interval_ms)
+            {
+                return Ok(None);
+            }
+            self.last_emit_ms = Some(now_ms);
+            want = 1;
+        }
         let mut batch = SourceBatchBuilder::new();
         let mut value = String::with_capacity(80);
         let mut key = String::with_capacity(24);
@@ -183,7 +213,7 @@ impl SourceTask for DatagenTask {
                 "{{\"task\":{},\"counter\":{n},\"timestamp_ms\":{now_ms}}}",
                 self.task_id
             );
-            let _ = write!(key, "{}:{n}", self.task_id);
+            let _ = write!(key, "\"{}:{n}\"", self.task_id);
             batch
                 .push(
                     &self.topic,

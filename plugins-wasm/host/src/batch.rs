@@ -71,6 +71,26 @@ fn slice_at<'a>(buf: &'a [u8], ends: &[u32], i: usize) -> &'a [u8] {
     &buf[start..ends[i] as usize]
 }
 
+/// Record `i` of a batch whose columns were validated (or built by the host), or `None`
+/// past the end.
+pub(crate) fn record_at<'a>(
+    r: &'a RecordBatch,
+    topics: &'a [String],
+    topic_index: &[u16],
+    i: usize,
+) -> Option<Record<'a>> {
+    let topic = topics.get(usize::from(*topic_index.get(i)?))?;
+    let flags = r.null_flags[i];
+    let ts = r.timestamps_ms[i];
+    Some(Record {
+        topic,
+        key: (flags & 1 == 0).then(|| slice_at(&r.keys, &r.key_ends, i)),
+        value: (flags & 2 == 0).then(|| slice_at(&r.values, &r.value_ends, i)),
+        timestamp_ms: (ts >= 0).then_some(ts),
+        header_block: slice_at(&r.headers, &r.header_ends, i),
+    })
+}
+
 /// Checks that `ends` has `n` entries, never decreases, and ends exactly at `buf_len`.
 fn check_ends(what: &str, ends: &[u32], n: usize, buf_len: usize) -> Result<(), String> {
     if ends.len() != n {
@@ -192,19 +212,7 @@ impl Records {
 
     /// Record `i`, or `None` past the end.
     pub fn get(&self, i: usize) -> Option<Record<'_>> {
-        if i >= self.len() {
-            return None;
-        }
-        let r = &self.batch;
-        let flags = r.null_flags[i];
-        let ts = r.timestamps_ms[i];
-        Some(Record {
-            topic: &self.topics[self.topic_index[i] as usize],
-            key: (flags & 1 == 0).then(|| slice_at(&r.keys, &r.key_ends, i)),
-            value: (flags & 2 == 0).then(|| slice_at(&r.values, &r.value_ends, i)),
-            timestamp_ms: (ts >= 0).then_some(ts),
-            header_block: slice_at(&r.headers, &r.header_ends, i),
-        })
+        record_at(&self.batch, &self.topics, &self.topic_index, i)
     }
 
     /// The records in order.

@@ -49,6 +49,19 @@ impl SinkBatch {
     pub fn is_empty(&self) -> bool {
         self.batch.offsets.is_empty()
     }
+
+    /// Record `i` with its partition and offset, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<(Record<'_>, i32, i64)> {
+        let b = &self.batch;
+        let record = crate::batch::record_at(&b.records, &b.topics, &b.topic_index, i)?;
+        Some((record, b.partitions[i], b.offsets[i]))
+    }
+
+    /// Bytes of keys, values and headers.
+    pub fn byte_size(&self) -> usize {
+        let r = &self.batch.records;
+        r.keys.len() + r.values.len() + r.headers.len()
+    }
 }
 
 /// Builds a [`SinkBatch`] record by record.

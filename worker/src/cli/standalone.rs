@@ -20,6 +20,7 @@ use crate::builtin;
 use crate::config::{ConfigProviders, Mode, WorkerConfig, load_properties};
 use crate::herder::Herder;
 use crate::rest::{RestState, router};
+use crate::runtime::{Runtime, RuntimeParts};
 use crate::stores::{ClientSettings, Properties, Store, TopicLog};
 
 /// How often the stores pick up records written by others (tools, other processes).
@@ -96,7 +97,7 @@ async fn open_store<S: crate::stores::Apply>(
 
 async fn start(
     options: &Options,
-) -> Result<(RunningBroker, Arc<Herder>, tokio::net::TcpListener), String> {
+) -> Result<(RunningBroker, Arc<Herder>, Runtime, tokio::net::TcpListener), String> {
     let props = load_properties(options.config.as_deref()).map_err(|e| e.to_string())?;
     let broker = RunningBroker::start(BrokerConfig {
         listener: options.broker_listener,
@@ -160,19 +161,26 @@ async fn start(
         }
     });
     let advertised_port = config.rest_advertised_port.unwrap_or(port);
+    let worker_id = format!("{advertised_host}:{advertised_port}");
+    let registry = Arc::new(registry);
+    let runtime = Runtime::start(RuntimeParts {
+        registry: Arc::clone(&registry),
+        worker: config.clone(),
+        clients,
+        configs: Arc::clone(&configs),
+        statuses: Arc::clone(&statuses),
+        offsets: Arc::clone(&offsets),
+        providers: providers.clone(),
+        worker_id: worker_id.clone(),
+    });
     let herder = Arc::new(
-        Herder::new(
-            format!("{advertised_host}:{advertised_port}"),
-            Arc::new(registry),
-            configs,
-            statuses,
-            offsets,
-        )
-        .with_topic_tracking(
-            config.topic_tracking_enable,
-            config.topic_tracking_allow_reset,
-        )
-        .with_config_providers(providers),
+        Herder::new(worker_id, registry, configs, statuses, offsets)
+            .with_runtime(runtime.clone())
+            .with_topic_tracking(
+                config.topic_tracking_enable,
+                config.topic_tracking_allow_reset,
+            )
+            .with_config_providers(providers),
     );
     for path in &options.connectors {
         let (name, props) = connector_file(path)?;
@@ -181,11 +189,11 @@ async fn start(
             .await
             .map_err(|e| format!("connector {name} from {}: {e}", path.display()))?;
     }
-    Ok((broker, herder, rest))
+    Ok((broker, herder, runtime, rest))
 }
 
 pub(crate) async fn run(options: Options) -> ExitCode {
-    let (broker, herder, rest) = match start(&options).await {
+    let (broker, herder, runtime, rest) = match start(&options).await {
         Ok(started) => started,
         Err(e) => {
             eprintln!("culvert standalone: {e}");
@@ -224,6 +232,8 @@ pub(crate) async fn run(options: Options) -> ExitCode {
     if let Err(e) = server.await {
         eprintln!("culvert standalone: the REST server failed: {e}");
     }
+    // Tasks stop first, committing their offsets, while the broker still runs.
+    runtime.shutdown().await;
     match broker.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -74,6 +74,11 @@ pub struct WorkerConfig {
     pub key_converter: String,
     pub value_converter: String,
     pub header_converter: String,
+    /// Worker-wide converter options: `key.converter.*`, `value.converter.*`,
+    /// `header.converter.*` (prefix removed).
+    pub key_converter_props: BTreeMap<String, String>,
+    pub value_converter_props: BTreeMap<String, String>,
+    pub header_converter_props: BTreeMap<String, String>,
     pub heartbeat_interval_ms: i64,
     pub session_timeout_ms: i64,
     pub rebalance_timeout_ms: i64,
@@ -276,6 +281,9 @@ impl WorkerConfig {
             "header.converter",
             "org.apache.kafka.connect.storage.SimpleHeaderConverter",
         );
+        let key_converter_props = r.prefixed("key.converter.");
+        let value_converter_props = r.prefixed("value.converter.");
+        let header_converter_props = r.prefixed("header.converter.");
         let heartbeat_interval_ms = r.int("heartbeat.interval.ms", 3000, 1, MAX_MS);
         let session_timeout_ms = r.int("session.timeout.ms", 10_000, 1, MAX_MS);
         if heartbeat_interval_ms >= session_timeout_ms {
@@ -381,6 +389,9 @@ impl WorkerConfig {
                 key_converter,
                 value_converter,
                 header_converter,
+                key_converter_props,
+                value_converter_props,
+                header_converter_props,
                 heartbeat_interval_ms,
                 session_timeout_ms,
                 rebalance_timeout_ms,

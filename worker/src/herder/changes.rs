@@ -13,6 +13,7 @@ impl Herder {
     async fn write_config(&self, record: ConfigRecord) -> Result<(), HerderError> {
         let (key, value) = record.encode();
         self.configs.write(key.as_bytes(), value.as_deref()).await?;
+        self.wake_runtime();
         Ok(())
     }
 
@@ -255,7 +256,7 @@ impl Herder {
     /// and `only_failed` only the connector is restarted and `None` is returned (Connect's
     /// 204); otherwise the status is returned with every selected instance RESTARTING
     /// (Connect's 202). Restarting the connector asks the plugin for its task
-    /// configurations again; tasks have nothing to restart until the task runtime exists.
+    /// configurations again; the selected tasks are restarted by the runtime.
     pub async fn restart(
         &self,
         name: &str,
@@ -277,24 +278,37 @@ impl Herder {
         if restart_connector {
             status.connector.state = State::Restarting;
         }
+        let mut picked = Vec::new();
         if include_tasks {
-            for (_, task) in &mut status.tasks {
+            for (id, task) in &mut status.tasks {
                 if !only_failed || task.state == State::Failed {
                     task.state = State::Restarting;
+                    picked.push(*id);
                 }
             }
+        }
+        if let Some(runtime) = &self.runtime
+            && !picked.is_empty()
+        {
+            let runtime = runtime.clone();
+            let name = name.to_string();
+            // Connect answers 202 at once; the tasks restart behind it.
+            tokio::spawn(async move { runtime.restart(&name, |t| picked.contains(&t)).await });
         }
         Ok(Some(status))
     }
 
-    /// Restarts one task (`POST /connectors/{name}/tasks/{task}/restart`). Until the task
-    /// runtime exists no task runs, so this only checks the task exists.
+    /// Restarts one task (`POST /connectors/{name}/tasks/{task}/restart`): a fresh instance
+    /// starts once the old one stopped.
     pub async fn restart_task(&self, name: &str, task: u32) -> Result<(), HerderError> {
         let tasks = self.task_configs(name)?;
         if task as usize >= tasks.len() {
             return Err(HerderError::NotFound(format!(
                 "Unknown task: {name}-{task}"
             )));
+        }
+        if let Some(runtime) = &self.runtime {
+            runtime.restart(name, |t| t == task).await;
         }
         Ok(())
     }

@@ -2,8 +2,9 @@
 //! the plugin, writes configs, target states and task configurations to the config store
 //! (tasks take effect at their commit record), and reports statuses from the status store.
 //!
-//! Until the task runtime lands, a connector's tasks are generated and stored but not run:
-//! their status is UNASSIGNED, never a fake RUNNING.
+//! With a [`Runtime`] attached, the herder wakes it after every change so tasks start, stop,
+//! pause and restart; without one (tools, tests of the control plane) tasks are stored but
+//! not run and report UNASSIGNED, never a fake RUNNING.
 
 mod changes;
 mod offsets_topics;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use culvert_plugin_host::{Plugin, PluginKind, PluginRegistry};
 
 use crate::config::ConfigProviders;
+use crate::runtime::Runtime;
 
 use crate::stores::{
     ConfigState, OffsetState, Properties, State, Status, StatusState, Store, StoreError,
@@ -82,6 +84,8 @@ pub struct Herder {
     topic_tracking: (bool, bool),
     /// Resolve `${provider:...}` placeholders before plugins see a configuration.
     providers: ConfigProviders,
+    /// Runs the tasks, when this worker runs any.
+    runtime: Option<Runtime>,
 }
 
 impl Herder {
@@ -103,6 +107,20 @@ impl Herder {
             changes: std::sync::Mutex::new(BTreeMap::new()),
             topic_tracking: (true, true),
             providers: ConfigProviders::default(),
+            runtime: None,
+        }
+    }
+
+    /// Runs tasks with `runtime`.
+    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Tells the runtime the config topic changed.
+    fn wake_runtime(&self) {
+        if let Some(r) = &self.runtime {
+            r.wake();
         }
     }
 

@@ -99,6 +99,21 @@ impl<S: Apply> Store<S> {
         self.sync().await
     }
 
+    /// Writes several records (sent together) and waits until all are part of the state.
+    pub async fn write_many(
+        &self,
+        records: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
+        {
+            let log = self.log.lock().await;
+            let sends = records.iter().map(|(k, v)| log.send(k, v.as_deref()));
+            for sent in futures_util::future::join_all(sends).await {
+                sent?;
+            }
+        }
+        self.sync().await
+    }
+
     /// The current state.
     pub fn read(&self) -> RwLockReadGuard<'_, S> {
         self.state.read().unwrap_or_else(|p| p.into_inner())

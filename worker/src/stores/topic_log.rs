@@ -60,7 +60,8 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
-    fn config(&self, extra: &BTreeMap<String, String>) -> ClientConfig {
+    /// A client configuration: the bootstrap servers plus `extra`.
+    pub(crate) fn config(&self, extra: &BTreeMap<String, String>) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap_servers);
         for (k, v) in extra {

@@ -97,6 +97,7 @@ async fn polls_every_record_once_in_order_then_goes_quiet() {
     let config = cfg(&[
         ("kafka.topic", "events"),
         ("iterations", "2500"),
+        ("max.interval", "0"),
         ("task.id", "4"),
     ]);
     let mut task = SourceTaskInstance::start(&plugin, "gen", 4, &Grants::none(), &config, &[])
@@ -108,7 +109,7 @@ async fn polls_every_record_once_in_order_then_goes_quiet() {
         assert!(batch.len() <= 700 && !batch.is_empty());
         for record in batch.iter() {
             assert_eq!(record.topic, "events");
-            assert_eq!(record.key, Some(format!("4:{expected}").as_bytes()));
+            assert_eq!(record.key, Some(format!("\"4:{expected}\"").as_bytes()));
             let value: serde_json::Value =
                 serde_json::from_slice(record.value.expect("a value")).expect("JSON value");
             assert_eq!(value["task"], 4);
@@ -141,7 +142,11 @@ async fn polls_every_record_once_in_order_then_goes_quiet() {
 #[tokio::test]
 async fn resumes_after_the_committed_position() {
     let plugin = datagen().await;
-    let config = cfg(&[("kafka.topic", "t"), ("task.id", "0")]);
+    let config = cfg(&[
+        ("kafka.topic", "t"),
+        ("task.id", "0"),
+        ("max.interval", "0"),
+    ]);
     let committed = [
         Position {
             partition: r#"{"task":1}"#.into(),
@@ -158,7 +163,7 @@ async fn resumes_after_the_committed_position() {
             .expect("start");
     let batch = task.poll(3).await.expect("poll").expect("records");
     let keys: Vec<&[u8]> = batch.iter().map(|r| r.key.expect("key")).collect();
-    assert_eq!(keys, [&b"0:100"[..], b"0:101", b"0:102"]);
+    assert_eq!(keys, [&br#""0:100""#[..], br#""0:101""#, br#""0:102""#]);
     task.committed(&[batch.checkpoints()[0].1.clone()])
         .await
         .expect("committed");

@@ -5,6 +5,7 @@ mod cli;
 mod datagen;
 mod kafka_connect_py;
 mod openapi;
+mod pipeline;
 mod rest;
 mod standalone;
 mod stores;

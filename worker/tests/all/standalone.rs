@@ -16,7 +16,7 @@ pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Child, String) {
 
 /// Like [`start`], with more worker settings (TOML) and environment variables; also
 /// returns the embedded broker's address.
-fn start_with(
+pub(crate) fn start_with(
     dir: &Path,
     extra: &str,
     envs: &[(&str, &str)],
@@ -83,7 +83,7 @@ fn kcat_topic(bootstrap: &str, topic: &str) -> Vec<String> {
         .collect()
 }
 
-async fn call(method: reqwest::Method, url: &str) -> (u16, Value) {
+pub(crate) async fn call(method: reqwest::Method, url: &str) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .request(method, url)
         .send()
@@ -103,7 +103,7 @@ fn orders_file(dir: &Path, topic: &str) -> std::path::PathBuf {
     file
 }
 
-async fn send(method: reqwest::Method, url: &str, body: Value) -> u16 {
+pub(crate) async fn send(method: reqwest::Method, url: &str, body: Value) -> u16 {
     reqwest::Client::new()
         .request(method, url)
         .json(&body)
@@ -115,7 +115,22 @@ async fn send(method: reqwest::Method, url: &str, body: Value) -> u16 {
 }
 
 /// Everything the API says about `names`: configs, statuses, tasks and offsets.
+/// Waits until every task of `names` is started (no longer UNASSIGNED), then takes a
+/// snapshot.
 async fn snapshot(base: &str, names: &[&str]) -> Value {
+    for _ in 0..150 {
+        let mut settled = true;
+        for name in names {
+            let url = format!("{base}/connectors/{name}/status");
+            let (_, status) = call(reqwest::Method::GET, &url).await;
+            let tasks = status["tasks"].as_array().cloned().unwrap_or_default();
+            settled &= tasks.iter().all(|t| t["state"] != "UNASSIGNED");
+        }
+        if settled {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let mut out = serde_json::Map::new();
     for name in names {
         let mut entry = serde_json::Map::new();
@@ -127,10 +142,9 @@ async fn snapshot(base: &str, names: &[&str]) -> Value {
             .await;
             assert_eq!(status, 200, "{name}/{part}: {body}");
             let mut body = body;
-            // Nothing runs tasks yet: an UNASSIGNED task's status is made up on the spot
-            // with the answering worker's id, which changes with the port at each start.
+            // A task's status names the worker running it, whose port changes at each start.
             if let Some(tasks) = body.get_mut("tasks").and_then(Value::as_array_mut) {
-                for task in tasks.iter_mut().filter(|t| t["state"] == "UNASSIGNED") {
+                for task in tasks.iter_mut() {
                     if let Some(t) = task.as_object_mut() {
                         t.remove("worker_id");
                     }
@@ -259,7 +273,10 @@ async fn internal_topics_hold_kafka_connects_formats_for_kcat() {
     );
     let statuses = kcat_topic(&bootstrap, "connect-status");
     assert_eq!(
-        statuses.last().map(String::as_str),
+        statuses
+            .iter()
+            .rfind(|s| s.starts_with("status-connector-orders\t"))
+            .map(String::as_str),
         Some(
             format!(
                 "status-connector-orders\t{{\"generation\":0,\"state\":\"STOPPED\",\"trace\":null,\"worker_id\":\"{}\"}}",

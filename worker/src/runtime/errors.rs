@@ -1,0 +1,269 @@
+//! Error handling for records: with `errors.tolerance=none` a bad record fails the task; with
+//! `all` it is skipped, logged when `errors.log.enable` is set, and written to the
+//! dead-letter topic with Connect's `__connect.errors.*` context headers — for sources and
+//! sinks alike, and for every stage (conversion, transforms, the plugin's own per-record
+//! failures). Retriable plugin errors are retried with jittered exponential backoff.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::settings::ErrorPolicy;
+use crate::stores::ClientSettings;
+
+/// Where in the pipeline a record failed, with Connect's stage names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    KeyConverter,
+    ValueConverter,
+    TaskPut,
+    KafkaProduce,
+}
+
+impl Stage {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::TaskPut => "TASK_PUT",
+            Stage::KafkaProduce => "KAFKA_PRODUCE",
+        }
+    }
+
+    /// The exception class Connect reports for this stage's failures.
+    fn exception(self) -> &'static str {
+        match self {
+            Stage::KeyConverter | Stage::ValueConverter => {
+                "org.apache.kafka.connect.errors.DataException"
+            }
+            _ => "org.apache.kafka.connect.errors.ConnectException",
+        }
+    }
+}
+
+/// One record that failed, as it was when the stage got it.
+#[derive(Debug)]
+pub(super) struct FailedRecord<'a> {
+    pub(super) stage: Stage,
+    /// What ran: a converter's or the connector's class.
+    pub(super) class_name: &'a str,
+    pub(super) message: &'a str,
+    /// The record's topic (the consumed topic for sinks, the target topic for sources).
+    pub(super) topic: &'a str,
+    /// Kafka coordinates, for consumed records.
+    pub(super) partition: Option<i32>,
+    pub(super) offset: Option<i64>,
+    pub(super) key: Option<&'a [u8]>,
+    pub(super) value: Option<&'a [u8]>,
+    pub(super) headers: Vec<(&'a str, Option<&'a [u8]>)>,
+}
+
+/// A task's error handler.
+pub(super) struct ErrorHandler {
+    policy: ErrorPolicy,
+    connector: String,
+    task: u32,
+    dlq: Option<FutureProducer>,
+    /// Records skipped (`total-records-skipped`).
+    pub(super) skipped: u64,
+    /// Records written to the dead-letter topic (`deadletterqueue-produce-requests`).
+    pub(super) dead_lettered: u64,
+}
+
+impl std::fmt::Debug for ErrorHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorHandler")
+            .field("policy", &self.policy)
+            .field("connector", &self.connector)
+            .field("task", &self.task)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ErrorHandler {
+    /// A handler for task `task` of `connector`; creates the dead-letter topic (one
+    /// partition) when one is configured and missing.
+    pub(super) async fn new(
+        policy: ErrorPolicy,
+        connector: &str,
+        task: u32,
+        clients: &ClientSettings,
+        producer_props: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let dlq = match &policy.dlq_topic {
+            None => None,
+            Some(topic) => {
+                let admin: AdminClient<DefaultClientContext> = clients
+                    .config(&clients.admin)
+                    .create()
+                    .map_err(|e| format!("cannot create an admin client: {e}"))?;
+                let new = NewTopic::new(
+                    topic,
+                    1,
+                    TopicReplication::Fixed(i32::from(policy.dlq_replication_factor)),
+                );
+                let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+                let created = admin.create_topics([&new], &options).await.map_err(|e| {
+                    format!("cannot create the dead letter queue topic {topic}: {e}")
+                })?;
+                for r in created {
+                    match r {
+                        Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                        Err((_, code)) => {
+                            return Err(format!(
+                                "cannot create the dead letter queue topic {topic}: {code}"
+                            ));
+                        }
+                    }
+                }
+                let mut props = producer_props.clone();
+                props.insert("acks".into(), "all".into());
+                props.insert("enable.idempotence".into(), "true".into());
+                Some(
+                    clients.config(&props).create().map_err(|e| {
+                        format!("cannot create the dead letter queue producer: {e}")
+                    })?,
+                )
+            }
+        };
+        Ok(Self {
+            policy,
+            connector: connector.to_string(),
+            task,
+            dlq,
+            skipped: 0,
+            dead_lettered: 0,
+        })
+    }
+
+    /// Handles a failed record: `Err(trace)` when the task must fail; otherwise the record
+    /// was logged and dead-lettered as configured, and is skipped.
+    pub(super) async fn report(&mut self, failed: FailedRecord<'_>) -> Result<(), String> {
+        let where_ = match (failed.partition, failed.offset) {
+            (Some(p), Some(o)) => format!("{}-{p} at offset {o}", failed.topic),
+            _ => format!("a record for topic {}", failed.topic),
+        };
+        if !self.policy.tolerate_all {
+            return Err(format!(
+                "Tolerance exceeded in error handler: stage {} ({}) failed on {where_}: {}",
+                failed.stage.name(),
+                failed.class_name,
+                failed.message
+            ));
+        }
+        self.skipped += 1;
+        if self.policy.log {
+            if self.policy.log_messages {
+                tracing::error!(connector = %self.connector, task = self.task,
+                    stage = failed.stage.name(), key = ?failed.key.map(String::from_utf8_lossy),
+                    value = ?failed.value.map(String::from_utf8_lossy),
+                    "error handling {where_}: {}", failed.message);
+            } else {
+                tracing::error!(connector = %self.connector, task = self.task,
+                    stage = failed.stage.name(), "error handling {where_}: {}", failed.message);
+            }
+        }
+        let (Some(producer), Some(topic)) = (&self.dlq, &self.policy.dlq_topic) else {
+            return Ok(());
+        };
+        let mut headers = OwnedHeaders::new();
+        for (name, value) in &failed.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: *value,
+            });
+        }
+        if self.policy.dlq_context_headers {
+            let partition = failed.partition.map(|p| p.to_string());
+            let offset = failed.offset.map(|o| o.to_string());
+            let task = self.task.to_string();
+            let context: [(&str, Option<&str>); 9] = [
+                ("topic", Some(failed.topic)),
+                ("partition", partition.as_deref()),
+                ("offset", offset.as_deref()),
+                ("connector.name", Some(&self.connector)),
+                ("task.id", Some(&task)),
+                ("stage", Some(failed.stage.name())),
+                ("class.name", Some(failed.class_name)),
+                ("exception.class.name", Some(failed.stage.exception())),
+                ("exception.message", Some(failed.message)),
+            ];
+            for (name, value) in context {
+                if let Some(value) = value {
+                    headers = headers.insert(Header {
+                        key: &format!("__connect.errors.{name}"),
+                        value: Some(value.as_bytes()),
+                    });
+                }
+            }
+            let trace = format!("{}: {}", failed.stage.exception(), failed.message);
+            headers = headers.insert(Header {
+                key: "__connect.errors.exception.stacktrace",
+                value: Some(trace.as_bytes()),
+            });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
+        if let Some(k) = failed.key {
+            record = record.key(k);
+        }
+        if let Some(v) = failed.value {
+            record = record.payload(v);
+        }
+        // Waited for: a record is only skipped once its dead letter is durable.
+        producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| format!("cannot write to the dead letter queue {topic}: {e}"))?;
+        self.dead_lettered += 1;
+        Ok(())
+    }
+}
+
+/// Jittered exponential backoff for retriable errors, bounded by `errors.retry.timeout`.
+#[derive(Debug)]
+pub(super) struct Retry {
+    started: Instant,
+    delay: Duration,
+    max_delay: Duration,
+    timeout_ms: i64,
+    /// Retries so far (`total-retries`).
+    pub(super) attempts: u64,
+}
+
+impl Retry {
+    pub(super) fn new(policy: &ErrorPolicy) -> Self {
+        Self {
+            started: Instant::now(),
+            delay: Duration::from_millis(100),
+            max_delay: policy.retry_delay_max,
+            timeout_ms: policy.retry_timeout_ms,
+            attempts: 0,
+        }
+    }
+
+    /// Waits before the next attempt; `Err` once `errors.retry.timeout` has passed.
+    pub(super) async fn wait(&mut self, why: &str) -> Result<(), String> {
+        let elapsed = self.started.elapsed();
+        if self.timeout_ms > 0 && elapsed >= Duration::from_millis(self.timeout_ms as u64) {
+            return Err(format!(
+                "gave up after retrying for {} ms (errors.retry.timeout): {why}",
+                elapsed.as_millis()
+            ));
+        }
+        self.attempts += 1;
+        // Full jitter in [delay/2, delay].
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        let nanos = clock ^ self.attempts.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let half = self.delay / 2;
+        let jitter = Duration::from_nanos(nanos % (half.as_nanos().max(1) as u64));
+        tokio::time::sleep(half + jitter).await;
+        self.delay = (self.delay * 2).min(self.max_delay);
+        Ok(())
+    }
+}

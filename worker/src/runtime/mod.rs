@@ -1,0 +1,440 @@
+//! The task runtime: runs the committed task configurations of every connector that is not
+//! STOPPED, each under a supervisor that restarts it with backoff when it fails.
+//!
+//! `Runtime::reconcile` compares what the config topic says with what runs: tasks whose
+//! connector or task configuration changed are restarted, removed ones stopped, new ones
+//! started, and paused connectors' tasks paused. The herder wakes it after every change; it
+//! also looks every second (for changes other processes wrote).
+//!
+//! - `settings` — the framework's keys of a connector config (converters, errors, restarts).
+//! - `converter` — JsonConverter, StringConverter, ByteArrayConverter.
+//! - `errors` — tolerance, dead-letter topic with context headers, retry backoff.
+//! - `task` — what every task shares: identity, control channel, status writes.
+//! - `source_task`, `sink_task` — the two task loops.
+
+mod converter;
+mod errors;
+mod settings;
+mod sink_task;
+mod source_task;
+mod task;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use culvert_plugin_host::{Grants, PluginKind, PluginRegistry};
+use tokio::sync::{Mutex, Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use converter::Converter;
+pub use settings::TaskSettings;
+use task::{Control, TaskContext};
+
+use crate::config::{ConfigProviders, WorkerConfig};
+use crate::stores::{
+    ClientSettings, ConfigState, OffsetState, Properties, State, StatusState, Store, TargetState,
+};
+
+/// How often the runtime compares the config topic with what runs, without being woken.
+const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
+type TaskKey = (String, u32);
+
+/// A task the runtime runs: the configurations it was started with and its supervisor.
+struct Running {
+    connector_config: Properties,
+    task_config: Properties,
+    control: watch::Sender<Control>,
+    supervisor: JoinHandle<()>,
+}
+
+/// The worker's task runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("worker_id", &self.inner.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    registry: Arc<PluginRegistry>,
+    worker: WorkerConfig,
+    clients: ClientSettings,
+    configs: Arc<Store<ConfigState>>,
+    statuses: Arc<Store<StatusState>>,
+    offsets: Arc<Store<OffsetState>>,
+    providers: ConfigProviders,
+    worker_id: String,
+    generation: i32,
+    tasks: Mutex<BTreeMap<TaskKey, Running>>,
+    wake: Notify,
+    shutting_down: std::sync::atomic::AtomicBool,
+}
+
+/// What a worker needs to run tasks.
+#[derive(Debug)]
+pub struct RuntimeParts {
+    pub registry: Arc<PluginRegistry>,
+    pub worker: WorkerConfig,
+    pub clients: ClientSettings,
+    pub configs: Arc<Store<ConfigState>>,
+    pub statuses: Arc<Store<StatusState>>,
+    pub offsets: Arc<Store<OffsetState>>,
+    pub providers: ConfigProviders,
+    pub worker_id: String,
+}
+
+impl Runtime {
+    /// Builds the runtime and starts its reconcile loop.
+    pub fn start(parts: RuntimeParts) -> Self {
+        let runtime = Self {
+            inner: Arc::new(Inner {
+                registry: parts.registry,
+                worker: parts.worker,
+                clients: parts.clients,
+                configs: parts.configs,
+                statuses: parts.statuses,
+                offsets: parts.offsets,
+                providers: parts.providers,
+                worker_id: parts.worker_id,
+                generation: 0,
+                tasks: Mutex::new(BTreeMap::new()),
+                wake: Notify::new(),
+                shutting_down: std::sync::atomic::AtomicBool::new(false),
+            }),
+        };
+        let looping = runtime.clone();
+        tokio::spawn(async move {
+            let inner = &looping.inner;
+            while !inner
+                .shutting_down
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                let woken = inner.wake.notified();
+                looping.reconcile().await;
+                let _ = tokio::time::timeout(RECONCILE_EVERY, woken).await;
+            }
+        });
+        runtime
+    }
+
+    /// Asks the reconcile loop to look now.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Makes the running tasks match the config topic.
+    pub async fn reconcile(&self) {
+        let inner = &self.inner;
+        let mut desired: BTreeMap<TaskKey, (Properties, Properties, TargetState)> = BTreeMap::new();
+        {
+            let state = inner.configs.read();
+            for (name, config) in state.connectors() {
+                let target = state.target_state(name);
+                if target == TargetState::Stopped {
+                    continue;
+                }
+                for (i, task) in state.tasks(name).iter().enumerate() {
+                    desired.insert(
+                        (name.to_string(), i as u32),
+                        (config.clone(), task.clone(), target),
+                    );
+                }
+            }
+        }
+        let mut tasks = inner.tasks.lock().await;
+        if inner
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let outdated: Vec<TaskKey> = tasks
+            .iter()
+            .filter(|(key, running)| match desired.get(*key) {
+                None => true,
+                Some((c, t, _)) => {
+                    *c != running.connector_config
+                        || *t != running.task_config
+                        || running.supervisor.is_finished()
+                }
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in outdated {
+            if let Some(running) = tasks.remove(&key) {
+                self.stop_task(&key, running).await;
+            }
+        }
+        for (key, (connector_config, task_config, target)) in desired {
+            let control = match target {
+                TargetState::Paused => Control::Pause,
+                _ => Control::Run,
+            };
+            if let Some(running) = tasks.get(&key) {
+                running.control.send_if_modified(|c| {
+                    let changed = *c != control;
+                    *c = control;
+                    changed
+                });
+                continue;
+            }
+            let (tx, rx) = watch::channel(control);
+            let supervisor = tokio::spawn(supervise(
+                Arc::clone(inner),
+                key.clone(),
+                connector_config.clone(),
+                task_config.clone(),
+                rx,
+            ));
+            tasks.insert(
+                key,
+                Running {
+                    connector_config,
+                    task_config,
+                    control: tx,
+                    supervisor,
+                },
+            );
+        }
+    }
+
+    async fn stop_task(&self, key: &TaskKey, running: Running) {
+        let _ = running.control.send(Control::Stop);
+        let grace = Duration::from_millis(
+            u64::try_from(self.inner.worker.task_shutdown_graceful_timeout_ms).unwrap_or(5000),
+        );
+        let mut supervisor = running.supervisor;
+        if tokio::time::timeout(grace, &mut supervisor).await.is_err() {
+            tracing::warn!(connector = %key.0, task = key.1,
+                "the task did not stop within task.shutdown.graceful.timeout.ms; abandoning it");
+            supervisor.abort();
+        }
+    }
+
+    /// Restarts the tasks of `connector` that `pick` selects (by task id); they start again
+    /// at once with fresh instances.
+    pub async fn restart(&self, connector: &str, pick: impl Fn(u32) -> bool) {
+        let mut tasks = self.inner.tasks.lock().await;
+        let keys: Vec<TaskKey> = tasks
+            .keys()
+            .filter(|(c, t)| c == connector && pick(*t))
+            .cloned()
+            .collect();
+        for key in keys {
+            if let Some(running) = tasks.remove(&key) {
+                self.stop_task(&key, running).await;
+            }
+        }
+        drop(tasks);
+        self.reconcile().await;
+    }
+
+    /// Stops every task gracefully (their positions and offsets committed) and marks them
+    /// UNASSIGNED, as Connect does when a worker leaves.
+    pub async fn shutdown(&self) {
+        self.inner
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut tasks = self.inner.tasks.lock().await;
+        let all = std::mem::take(&mut *tasks);
+        let stops = all.into_iter().map(|(key, running)| async move {
+            self.stop_task(&key, running).await;
+            key
+        });
+        for key in futures_util::future::join_all(stops).await {
+            let ctx_status = crate::stores::Status {
+                state: State::Unassigned,
+                trace: None,
+                worker_id: self.inner.worker_id.clone(),
+                generation: self.inner.generation,
+            };
+            let status_key = crate::stores::StatusKey::Task(key.0.clone(), key.1).encode();
+            if let Err(e) = self
+                .inner
+                .statuses
+                .write(status_key.as_bytes(), Some(&ctx_status.encode()))
+                .await
+            {
+                tracing::warn!(connector = %key.0, task = key.1, error = %e,
+                    "cannot mark the task UNASSIGNED");
+            }
+        }
+    }
+}
+
+/// Runs one task until it is told to stop, restarting it with backoff when it fails.
+async fn supervise(
+    inner: Arc<Inner>,
+    key: TaskKey,
+    connector_config: Properties,
+    task_config: Properties,
+    mut control: watch::Receiver<Control>,
+) {
+    let mut attempts: i64 = 0;
+    let mut backoff = None;
+    loop {
+        let started = Instant::now();
+        let (outcome, ctx_restart) = run_once(
+            &inner,
+            &key,
+            &connector_config,
+            &task_config,
+            control.clone(),
+        )
+        .await;
+        let trace = match outcome {
+            Ok(()) => return,
+            Err(trace) => trace,
+        };
+        tracing::error!(connector = %key.0, task = key.1, "task failed: {trace}");
+        let policy = ctx_restart.unwrap_or(settings::RestartPolicy {
+            enabled: true,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_attempts: 10,
+        });
+        if started.elapsed() > policy.max {
+            attempts = 0;
+            backoff = None;
+        }
+        attempts += 1;
+        let gives_up =
+            !policy.enabled || (policy.max_attempts >= 0 && attempts > policy.max_attempts);
+        let delay = backoff.unwrap_or(policy.initial);
+        let trace = if gives_up {
+            if policy.enabled {
+                format!(
+                    "{trace}\n(gave up after {} restarts; task.restart.max.attempts)",
+                    attempts - 1
+                )
+            } else {
+                trace
+            }
+        } else {
+            format!(
+                "{trace}\n(restart {attempts} in {} ms; task.restart.* configures this)",
+                delay.as_millis()
+            )
+        };
+        write_status(&inner, &key, State::Failed, Some(trace)).await;
+        if gives_up {
+            // Stays FAILED until the runtime stops or restarts it.
+            while *control.borrow() != Control::Stop {
+                if control.changed().await.is_err() {
+                    return;
+                }
+            }
+            return;
+        }
+        let wait = tokio::time::sleep(delay);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                changed = control.changed() => {
+                    if changed.is_err() || *control.borrow() == Control::Stop {
+                        return;
+                    }
+                }
+            }
+        }
+        backoff = Some((delay * 2).min(policy.max));
+        write_status(&inner, &key, State::Restarting, None).await;
+    }
+}
+
+async fn write_status(inner: &Inner, key: &TaskKey, state: State, trace: Option<String>) {
+    let status = crate::stores::Status {
+        state,
+        trace,
+        worker_id: inner.worker_id.clone(),
+        generation: inner.generation,
+    };
+    let status_key = crate::stores::StatusKey::Task(key.0.clone(), key.1).encode();
+    if let Err(e) = inner
+        .statuses
+        .write(status_key.as_bytes(), Some(&status.encode()))
+        .await
+    {
+        tracing::warn!(connector = %key.0, task = key.1, error = %e, "cannot write the task status");
+    }
+}
+
+/// One run of a task: resolve its configuration and plugin, then run the loop.
+async fn run_once(
+    inner: &Arc<Inner>,
+    (connector, task): &TaskKey,
+    connector_config: &Properties,
+    task_config: &Properties,
+    control: watch::Receiver<Control>,
+) -> (Result<(), String>, Option<settings::RestartPolicy>) {
+    let class = connector_config
+        .get("connector.class")
+        .cloned()
+        .unwrap_or_default();
+    let version = connector_config
+        .get("connector.plugin.version")
+        .map(String::as_str);
+    let plugin = match inner.registry.resolve(&class, version) {
+        Ok(p) => p.clone(),
+        Err(e) => return (Err(e.to_string()), None),
+    };
+    let sink = plugin.kind() == PluginKind::Sink;
+    if plugin.kind() == PluginKind::Transform {
+        return (
+            Err(format!("{class} is a transform, not a connector")),
+            None,
+        );
+    }
+    let resolved = match inner.providers.resolve(connector_config) {
+        Ok(r) => r,
+        Err(e) => return (Err(e), None),
+    };
+    let settings = match TaskSettings::parse(&resolved, &inner.worker, sink) {
+        Ok(s) => s,
+        Err(problems) => {
+            return (
+                Err(format!(
+                    "the connector configuration is invalid: {}",
+                    problems.join("; ")
+                )),
+                None,
+            );
+        }
+    };
+    let restart = settings.restart.clone();
+    let pairs: Vec<(String, String)> = resolved.into_iter().collect();
+    let grants = match Grants::from_config(&pairs) {
+        Ok(g) => g,
+        Err(e) => return (Err(e), Some(restart)),
+    };
+    let task_pairs: Vec<(String, String)> = match inner.providers.resolve(task_config) {
+        Ok(t) => t.into_iter().collect(),
+        Err(e) => return (Err(e), Some(restart)),
+    };
+    let ctx = TaskContext::new(
+        connector,
+        *task,
+        &class,
+        settings,
+        inner.clients.clone(),
+        (Arc::clone(&inner.statuses), Arc::clone(&inner.offsets)),
+        (inner.worker_id.clone(), inner.generation),
+        control,
+        inner.worker.topic_tracking_enable,
+    );
+    let outcome = if sink {
+        sink_task::run(ctx, plugin, grants, task_pairs).await
+    } else {
+        source_task::run(ctx, plugin, grants, task_pairs).await
+    };
+    (outcome, Some(restart))
+}

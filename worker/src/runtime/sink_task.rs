@@ -1,0 +1,593 @@
+//! A running sink task: consume the connector's topics in group `connect-<name>`, convert,
+//! hand batches to the plugin's `put`, and commit consumer offsets only for what `flush`
+//! reports durable — every `offset.flush.interval.ms`, before partitions are revoked, and
+//! on stop.
+//!
+//! `put` runs as its own tokio task carrying the plugin instance, so the consumer keeps
+//! being polled while a slow sink works: records gather into the next batch up to a memory
+//! bound, then the partitions are paused (never dropped from the group for a slow `put`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use culvert_plugin_host::{
+    Grants, PartitionOffset, Plugin, Record, RecordFailure, SinkBatch, SinkBatchBuilder,
+    SinkTaskInstance, TaskError, TopicPartition,
+};
+use futures_util::FutureExt;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
+
+use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
+use super::settings::SinkTopics;
+use super::task::{Control, TaskContext};
+use crate::stores::State;
+
+/// Records per `put`, at most.
+const MAX_BATCH_RECORDS: usize = 10_000;
+/// Bytes gathered for the next `put` before the partitions are paused.
+const MAX_BUFFERED_BYTES: usize = 16 << 20;
+
+type Tp = (String, i32);
+
+/// Rebalance events for the task loop, and the durable offsets committed on revocation.
+#[derive(Default)]
+struct Shared {
+    /// Offsets `flush` reported durable and not yet committed.
+    durable: BTreeMap<Tp, i64>,
+    assigned: Vec<Tp>,
+    revoked: Vec<Tp>,
+}
+
+struct SinkContext {
+    shared: Mutex<Shared>,
+}
+
+impl ClientContext for SinkContext {}
+
+fn tpl_of(offsets: &BTreeMap<Tp, i64>) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in offsets {
+        let _ = tpl.add_partition_offset(t, *p, Offset::Offset(*o));
+    }
+    tpl
+}
+
+impl ConsumerContext for SinkContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(list) = rebalance else {
+            return;
+        };
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let revoked: Vec<Tp> = list
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        // What the plugin already reported durable is committed before the partitions go.
+        let mut commit = BTreeMap::new();
+        for tp in &revoked {
+            if let Some(o) = shared.durable.remove(tp) {
+                commit.insert(tp.clone(), o);
+            }
+        }
+        if !commit.is_empty()
+            && let Err(e) = consumer.commit(&tpl_of(&commit), CommitMode::Sync)
+        {
+            tracing::warn!(error = %e, "cannot commit offsets of revoked partitions");
+        }
+        shared.revoked.extend(revoked);
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let assigned = list
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect::<Vec<_>>();
+            shared.assigned.extend(assigned);
+        }
+    }
+}
+
+type Consumed = StreamConsumer<SinkContext>;
+
+/// The batch being gathered, with the original bytes of records whose conversion changed
+/// them (for the dead-letter topic).
+#[derive(Default)]
+struct Gathering {
+    builder: SinkBatchBuilder,
+    bytes: usize,
+    originals: Gathered,
+}
+
+type PutResult = (
+    SinkTaskInstance,
+    SinkBatch,
+    Gathered,
+    Result<Vec<RecordFailure>, TaskError>,
+);
+type Gathered = BTreeMap<usize, (Option<Vec<u8>>, Option<Vec<u8>>)>;
+
+/// Runs the task until told to stop; `Err` is the trace of a failure.
+pub(super) async fn run(
+    mut ctx: TaskContext,
+    plugin: Plugin,
+    grants: Grants,
+    config: Vec<(String, String)>,
+) -> Result<(), String> {
+    let instance = start_with_retry(&ctx, &plugin, &grants, &config).await?;
+    let mut props = ctx.settings.consumer.clone();
+    props
+        .entry("group.id".into())
+        .or_insert_with(|| format!("connect-{}", ctx.connector));
+    props
+        .entry("auto.offset.reset".into())
+        .or_insert_with(|| "earliest".into());
+    props
+        .entry("queued.max.messages.kbytes".into())
+        .or_insert_with(|| "16384".into());
+    props.insert("enable.auto.commit".into(), "false".into());
+    props.insert("enable.auto.offset.store".into(), "false".into());
+    let consumer: Arc<Consumed> = Arc::new(
+        ctx.clients
+            .config(&props)
+            .create_with_context(SinkContext {
+                shared: Mutex::new(Shared::default()),
+            })
+            .map_err(|e| format!("cannot create the task's consumer: {e}"))?,
+    );
+    let topics: Vec<String> = match &ctx.settings.topics {
+        Some(SinkTopics::List(list)) => list.clone(),
+        Some(SinkTopics::Regex(r)) => vec![r.clone()],
+        None => return Err("the sink has no topics to consume".into()),
+    };
+    let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&refs)
+        .map_err(|e| format!("cannot subscribe to {}: {e}", topics.join(",")))?;
+    let errors = ErrorHandler::new(
+        ctx.settings.errors.clone(),
+        &ctx.connector,
+        ctx.task,
+        &ctx.clients,
+        &ctx.settings.producer,
+    )
+    .await?;
+    ctx.set_status(State::Running, None).await;
+    let mut sink = Sink {
+        consumer,
+        instance: Some(instance),
+        putting: None,
+        next: Gathering::default(),
+        current: BTreeMap::new(),
+        owned: BTreeSet::new(),
+        errors,
+        paused: false,
+        buffer_paused: false,
+    };
+    let outcome = sink.run(&mut ctx).await;
+    let closing = sink.close_all(&ctx).await;
+    let stopped = match sink.instance.take() {
+        Some(instance) => instance.stop().await.map_err(|e| e.to_string()),
+        None => Ok(()),
+    };
+    sink.consumer.unsubscribe();
+    outcome?;
+    closing?;
+    stopped
+}
+
+async fn start_with_retry(
+    ctx: &TaskContext,
+    plugin: &Plugin,
+    grants: &Grants,
+    config: &[(String, String)],
+) -> Result<SinkTaskInstance, String> {
+    let mut retry = Retry::new(&ctx.settings.errors);
+    loop {
+        match SinkTaskInstance::start(plugin, &ctx.connector, ctx.task, grants, config).await {
+            Ok(i) => return Ok(i),
+            Err(TaskError::Retriable(why)) => retry.wait(&why).await?,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+struct Sink {
+    consumer: Arc<Consumed>,
+    /// The plugin instance while no `put` runs.
+    instance: Option<SinkTaskInstance>,
+    putting: Option<JoinHandle<PutResult>>,
+    next: Gathering,
+    /// Per owned partition, the offset after the last record `put` took.
+    current: BTreeMap<Tp, i64>,
+    owned: BTreeSet<Tp>,
+    errors: ErrorHandler,
+    /// Paused by the connector's target state.
+    paused: bool,
+    /// Paused because the next batch is full.
+    buffer_paused: bool,
+}
+
+impl Sink {
+    async fn run(&mut self, ctx: &mut TaskContext) -> Result<(), String> {
+        let interval = ctx.settings.offset_flush_interval;
+        let mut flush_at = tokio::time::Instant::now() + interval;
+        loop {
+            self.rebalanced(ctx).await?;
+            match ctx.wanted() {
+                Control::Stop => return Ok(()),
+                Control::Pause if !self.paused => {
+                    self.paused = true;
+                    self.set_paused(true);
+                    ctx.set_status(State::Paused, None).await;
+                }
+                Control::Run if self.paused => {
+                    self.paused = false;
+                    self.set_paused(false);
+                    ctx.set_status(State::Running, None).await;
+                }
+                _ => {}
+            }
+            if self.putting.is_none() && !self.next.builder.is_empty() {
+                self.start_put();
+            }
+            let full = self.next.bytes >= MAX_BUFFERED_BYTES
+                || self.next.builder.len() >= MAX_BATCH_RECORDS;
+            if full != self.buffer_paused && !self.paused {
+                self.buffer_paused = full;
+                self.set_paused(full);
+            }
+            let consumer = Arc::clone(&self.consumer);
+            tokio::select! {
+                biased;
+                _ = ctx.control.changed() => {}
+                joined = async {
+                    match self.putting.as_mut() {
+                        Some(h) => h.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.putting = None;
+                    let (instance, batch, originals, result) =
+                        joined.map_err(|e| format!("the put call was lost: {e}"))?;
+                    self.instance = Some(instance);
+                    self.after_put(ctx, &batch, &originals, result).await?;
+                }
+                message = consumer.recv() => {
+                    let message = message.map_err(|e| format!("cannot consume: {e}"))?;
+                    self.take(ctx, &message).await?;
+                    // Take whatever else is already fetched, without waiting.
+                    while self.next.builder.len() < MAX_BATCH_RECORDS
+                        && self.next.bytes < MAX_BUFFERED_BYTES
+                    {
+                        match consumer.recv().now_or_never() {
+                            Some(Ok(m)) => self.take(ctx, &m).await?,
+                            Some(Err(e)) => return Err(format!("cannot consume: {e}")),
+                            None => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(flush_at) => {
+                    self.flush(ctx, None).await?;
+                    flush_at = tokio::time::Instant::now() + interval;
+                }
+            }
+        }
+    }
+
+    fn set_paused(&self, pause: bool) {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return;
+        };
+        let result = if pause {
+            self.consumer.pause(&assignment)
+        } else {
+            self.consumer.resume(&assignment)
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, pause, "cannot pause or resume the task's partitions");
+        }
+    }
+
+    /// Converts one consumed record into the next batch (or the error handler).
+    async fn take(&mut self, ctx: &mut TaskContext, m: &BorrowedMessage<'_>) -> Result<(), String> {
+        let topic = m.topic();
+        let tp = (topic.to_string(), m.partition());
+        if !self.owned.contains(&tp) {
+            // Assigned in a rebalance the loop has not seen yet.
+            self.owned.insert(tp.clone());
+        }
+        let mut headers = Vec::new();
+        if let Some(hs) = m.headers() {
+            for h in hs.iter() {
+                headers.push(culvert_plugin_host::Header {
+                    name: h.key,
+                    value: h.value,
+                });
+            }
+        }
+        let key = ctx.settings.key_converter.to_plugin(m.key());
+        let value = ctx.settings.value_converter.to_plugin(m.payload());
+        let (key, value) = match (key, value) {
+            (Ok(k), Ok(v)) => (k, v),
+            (Err(e), _) | (_, Err(e)) => {
+                let stage = if ctx.settings.key_converter.to_plugin(m.key()).is_err() {
+                    Stage::KeyConverter
+                } else {
+                    Stage::ValueConverter
+                };
+                self.errors
+                    .report(FailedRecord {
+                        stage,
+                        class_name: if stage == Stage::KeyConverter {
+                            "key.converter"
+                        } else {
+                            "value.converter"
+                        },
+                        message: &e,
+                        topic,
+                        partition: Some(m.partition()),
+                        offset: Some(m.offset()),
+                        key: m.key(),
+                        value: m.payload(),
+                        headers: headers.iter().map(|h| (h.name, h.value)).collect(),
+                    })
+                    .await?;
+                // Skipped: it counts as delivered.
+                self.current.insert(tp, m.offset() + 1);
+                return Ok(());
+            }
+        };
+        let changed = matches!(key, Some(std::borrow::Cow::Owned(_)))
+            || matches!(value, Some(std::borrow::Cow::Owned(_)));
+        let ts = m.timestamp().to_millis();
+        let record = Record::new(topic, key.as_deref(), value.as_deref(), ts);
+        self.next
+            .builder
+            .push(&record, &headers, m.partition(), m.offset())
+            .map_err(|e| format!("{topic}-{} at offset {}: {e}", m.partition(), m.offset()))?;
+        if changed {
+            let index = self.next.builder.len() - 1;
+            self.next.originals.insert(
+                index,
+                (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)),
+            );
+        }
+        self.next.bytes += m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len);
+        ctx.track_topic(topic).await;
+        Ok(())
+    }
+
+    fn start_put(&mut self) {
+        let Some(mut instance) = self.instance.take() else {
+            return;
+        };
+        let gathered = std::mem::take(&mut self.next);
+        let batch = gathered.builder.build();
+        let originals = gathered.originals;
+        self.putting = Some(tokio::spawn(async move {
+            let result = instance.put(&batch).await;
+            (instance, batch, originals, result)
+        }));
+    }
+
+    /// Waits for a running `put` to finish and handles its outcome.
+    async fn settle_put(&mut self, ctx: &TaskContext) -> Result<(), String> {
+        if let Some(handle) = self.putting.take() {
+            let (instance, batch, originals, result) = handle
+                .await
+                .map_err(|e| format!("the put call was lost: {e}"))?;
+            self.instance = Some(instance);
+            self.after_put(ctx, &batch, &originals, result).await?;
+        }
+        Ok(())
+    }
+
+    async fn after_put(
+        &mut self,
+        ctx: &TaskContext,
+        batch: &SinkBatch,
+        originals: &Gathered,
+        result: Result<Vec<RecordFailure>, TaskError>,
+    ) -> Result<(), String> {
+        let failures = match result {
+            Ok(f) => f,
+            Err(TaskError::Retriable(why)) => {
+                // The same batch again, after a backoff, until errors.retry.timeout.
+                let mut retry = Retry::new(&ctx.settings.errors);
+                loop {
+                    tracing::warn!(connector = %ctx.connector, task = ctx.task, "put: {why}; retrying");
+                    retry.wait(&why).await?;
+                    let Some(instance) = self.instance.as_mut() else {
+                        return Err("the plugin instance is gone".into());
+                    };
+                    match instance.put(batch).await {
+                        Ok(f) => break f,
+                        Err(TaskError::Retriable(_)) => continue,
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        for f in &failures {
+            let Some((record, partition, offset)) = batch.get(f.index) else {
+                continue;
+            };
+            let (key, value) = match originals.get(&f.index) {
+                Some((k, v)) => (k.as_deref(), v.as_deref()),
+                None => (record.key, record.value),
+            };
+            let headers = record.headers();
+            self.errors
+                .report(FailedRecord {
+                    stage: Stage::TaskPut,
+                    class_name: &ctx.class,
+                    message: &f.message,
+                    topic: record.topic,
+                    partition: Some(partition),
+                    offset: Some(offset),
+                    key,
+                    value,
+                    headers: headers.iter().map(|h| (h.name, h.value)).collect(),
+                })
+                .await?;
+        }
+        for i in 0..batch.len() {
+            if let Some((record, partition, offset)) = batch.get(i) {
+                let tp = (record.topic.to_string(), partition);
+                if self.owned.contains(&tp) {
+                    self.current.insert(tp, offset + 1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the plugin what is durable (of `only`, or every partition) and commits it.
+    async fn flush(&mut self, ctx: &TaskContext, only: Option<&[Tp]>) -> Result<(), String> {
+        self.settle_put(ctx).await?;
+        let current: Vec<PartitionOffset> = self
+            .current
+            .iter()
+            .filter(|(tp, _)| only.is_none_or(|o| o.contains(tp)))
+            .map(|((topic, partition), offset)| PartitionOffset {
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+            })
+            .collect();
+        if current.is_empty() {
+            return Ok(());
+        }
+        let Some(instance) = self.instance.as_mut() else {
+            return Err("the plugin instance is gone".into());
+        };
+        let durable = match instance.flush(&current).await {
+            Ok(d) => d,
+            Err(TaskError::Retriable(why)) => {
+                tracing::warn!(connector = %ctx.connector, task = ctx.task,
+                    "flush: {why}; nothing committed this time");
+                return Ok(());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut commit = BTreeMap::new();
+        {
+            let mut shared = self
+                .consumer
+                .context()
+                .shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for d in durable {
+                let tp = (d.topic, d.partition);
+                if self.owned.contains(&tp) {
+                    shared.durable.insert(tp.clone(), d.offset);
+                    commit.insert(tp, d.offset);
+                }
+            }
+        }
+        if commit.is_empty() {
+            return Ok(());
+        }
+        let mode = if only.is_some() {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
+        self.consumer
+            .commit(&tpl_of(&commit), mode)
+            .map_err(|e| format!("cannot commit consumer offsets: {e}"))?;
+        let mut shared = self
+            .consumer
+            .context()
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (tp, o) in commit {
+            if shared.durable.get(&tp) == Some(&o) {
+                shared.durable.remove(&tp);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies rebalance events: `open` for new partitions, `close` for revoked ones.
+    async fn rebalanced(&mut self, ctx: &TaskContext) -> Result<(), String> {
+        let (assigned, revoked) = {
+            let mut shared = self
+                .consumer
+                .context()
+                .shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            (
+                std::mem::take(&mut shared.assigned),
+                std::mem::take(&mut shared.revoked),
+            )
+        };
+        if !revoked.is_empty() {
+            self.settle_put(ctx).await?;
+            for tp in &revoked {
+                self.owned.remove(tp);
+                self.current.remove(tp);
+            }
+            let list = to_partitions(&revoked);
+            if let Some(instance) = self.instance.as_mut() {
+                instance.close(&list).await.map_err(|e| e.to_string())?;
+            }
+        }
+        if !assigned.is_empty() {
+            self.settle_put(ctx).await?;
+            for tp in &assigned {
+                self.owned.insert(tp.clone());
+            }
+            if let Some(instance) = self.instance.as_mut() {
+                instance
+                    .open(&to_partitions(&assigned))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            if self.paused || self.buffer_paused {
+                self.set_paused(true);
+            }
+        }
+        Ok(())
+    }
+
+    /// On stop: put what was gathered, flush and commit everything, close the partitions.
+    async fn close_all(&mut self, ctx: &TaskContext) -> Result<(), String> {
+        self.settle_put(ctx).await?;
+        if !self.next.builder.is_empty() && self.instance.is_some() {
+            self.start_put();
+            self.settle_put(ctx).await?;
+        }
+        let all: Vec<Tp> = self.owned.iter().cloned().collect();
+        self.flush(ctx, Some(&all)).await?;
+        if let Some(instance) = self.instance.as_mut() {
+            instance
+                .close(&to_partitions(&all))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+fn to_partitions(tps: &[Tp]) -> Vec<TopicPartition> {
+    tps.iter()
+        .map(|(topic, partition)| TopicPartition {
+            topic: topic.clone(),
+            partition: *partition,
+        })
+        .collect()
+}

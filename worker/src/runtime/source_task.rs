@@ -1,0 +1,387 @@
+//! A running source task: poll the plugin, convert, produce with acks=all and idempotence,
+//! and make a source position committable only once every record before it is acked.
+//! Positions are flushed to the offsets topic every `offset.flush.interval.ms` and on a
+//! graceful stop, then the plugin hears of them through `committed`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use culvert_plugin_host::{Grants, Plugin, Position, SourceTaskInstance, TaskError};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
+use super::task::{Control, TaskContext};
+use crate::stores::{State, encode_offset_key};
+
+/// Largest number of records asked of one `poll`.
+const MAX_POLL_RECORDS: u32 = 10_000;
+/// Polled batches whose records may be awaiting acks at once.
+const IN_FLIGHT_BATCHES: usize = 16;
+/// Longest wait between polls of a task that had nothing to send.
+const MAX_IDLE: Duration = Duration::from_millis(200);
+
+/// A produced batch awaiting its acks.
+struct InFlight {
+    deliveries: Vec<DeliveryFuture>,
+    /// `(n, position)`: committable once the first `n` deliveries are acked.
+    checkpoints: Vec<(usize, Position)>,
+}
+
+/// Positions acked and not yet flushed, plus the first delivery failure.
+#[derive(Default)]
+struct Acked {
+    positions: BTreeMap<String, String>,
+    failure: Option<String>,
+}
+
+/// Awaits deliveries in order and publishes the positions they make committable.
+async fn ack_loop(mut batches: mpsc::Receiver<InFlight>, acked: Arc<Mutex<Acked>>) {
+    while let Some(batch) = batches.recv().await {
+        let mut checkpoints = batch.checkpoints.into_iter().peekable();
+        let mut done = 0usize;
+        let publish =
+            |n: usize, cps: &mut std::iter::Peekable<std::vec::IntoIter<(usize, Position)>>| {
+                let mut a = acked.lock().unwrap_or_else(|p| p.into_inner());
+                while let Some((_, p)) = cps.next_if(|(upto, _)| *upto <= n) {
+                    a.positions.insert(p.partition, p.offset);
+                }
+            };
+        publish(0, &mut checkpoints);
+        for delivery in batch.deliveries {
+            let outcome = match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(e.to_string()),
+                Err(_) => Err("the producer was closed before the record was acked".to_string()),
+            };
+            if let Err(e) = outcome {
+                let mut a = acked.lock().unwrap_or_else(|p| p.into_inner());
+                a.failure
+                    .get_or_insert(format!("a record could not be written: {e}"));
+                return;
+            }
+            done += 1;
+            publish(done, &mut checkpoints);
+        }
+    }
+}
+
+/// Runs the task until told to stop; `Err` is the trace of a failure.
+pub(super) async fn run(
+    mut ctx: TaskContext,
+    plugin: Plugin,
+    grants: Grants,
+    config: Vec<(String, String)>,
+) -> Result<(), String> {
+    let committed: Vec<Position> = ctx
+        .offsets
+        .read()
+        .offsets(&ctx.connector)
+        .map(|(p, o)| Position {
+            partition: p.to_string(),
+            offset: o.to_string(),
+        })
+        .collect();
+    let mut instance = start_with_retry(&ctx, &plugin, &grants, &config, &committed).await?;
+    let mut props = ctx.settings.producer.clone();
+    props.insert("acks".into(), "all".into());
+    props.insert("enable.idempotence".into(), "true".into());
+    props
+        .entry("queue.buffering.max.kbytes".into())
+        .or_insert_with(|| "65536".into());
+    let producer: FutureProducer = ctx
+        .clients
+        .config(&props)
+        .create()
+        .map_err(|e| format!("cannot create the task's producer: {e}"))?;
+    let mut errors = ErrorHandler::new(
+        ctx.settings.errors.clone(),
+        &ctx.connector,
+        ctx.task,
+        &ctx.clients,
+        &ctx.settings.producer,
+    )
+    .await?;
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let (to_acker, batches) = mpsc::channel(IN_FLIGHT_BATCHES);
+    let acker = tokio::spawn(ack_loop(batches, Arc::clone(&acked)));
+    ctx.set_status(State::Running, None).await;
+    let outcome = poll_loop(
+        &mut ctx,
+        &mut instance,
+        &producer,
+        &mut errors,
+        &to_acker,
+        &acked,
+    )
+    .await;
+    // Drain: stop producing, wait for outstanding acks, then commit what is durable.
+    drop(to_acker);
+    let drained = tokio::time::timeout(ctx.settings.shutdown_timeout, acker).await;
+    if drained.is_err() {
+        tracing::warn!(connector = %ctx.connector, task = ctx.task,
+            "records were still awaiting acks at shutdown; their positions are not committed");
+    }
+    let flushed = flush_offsets(&ctx, &mut instance, &acked).await;
+    let stopped = instance.stop().await.map_err(|e| e.to_string());
+    outcome?;
+    flushed?;
+    stopped
+}
+
+async fn start_with_retry(
+    ctx: &TaskContext,
+    plugin: &Plugin,
+    grants: &Grants,
+    config: &[(String, String)],
+    committed: &[Position],
+) -> Result<SourceTaskInstance, String> {
+    let mut retry = Retry::new(&ctx.settings.errors);
+    loop {
+        match SourceTaskInstance::start(plugin, &ctx.connector, ctx.task, grants, config, committed)
+            .await
+        {
+            Ok(i) => return Ok(i),
+            Err(TaskError::Retriable(why)) => retry.wait(&why).await?,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+async fn poll_loop(
+    ctx: &mut TaskContext,
+    instance: &mut SourceTaskInstance,
+    producer: &FutureProducer,
+    errors: &mut ErrorHandler,
+    to_acker: &mpsc::Sender<InFlight>,
+    acked: &Arc<Mutex<Acked>>,
+) -> Result<(), String> {
+    let mut next_flush = Instant::now() + ctx.settings.offset_flush_interval;
+    let mut idle = Duration::from_millis(5);
+    let mut paused = false;
+    loop {
+        if let Some(failure) = acked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failure
+            .take()
+        {
+            return Err(failure);
+        }
+        if Instant::now() >= next_flush {
+            flush_offsets(ctx, instance, acked).await?;
+            next_flush = Instant::now() + ctx.settings.offset_flush_interval;
+        }
+        match ctx.wanted() {
+            Control::Stop => return Ok(()),
+            Control::Pause => {
+                if !paused {
+                    paused = true;
+                    ctx.set_status(State::Paused, None).await;
+                }
+                let wait = next_flush.saturating_duration_since(Instant::now());
+                let _ = tokio::time::timeout(wait, ctx.control.changed()).await;
+                continue;
+            }
+            Control::Run if paused => {
+                paused = false;
+                ctx.set_status(State::Running, None).await;
+            }
+            Control::Run => {}
+        }
+        let polled = poll_with_retry(ctx, instance).await?;
+        let Some(batch) = polled else {
+            let wait = idle.min(next_flush.saturating_duration_since(Instant::now()));
+            let _ = tokio::time::timeout(wait, ctx.control.changed()).await;
+            idle = (idle * 2).min(MAX_IDLE);
+            continue;
+        };
+        idle = Duration::from_millis(5);
+        // deliveries-so-far after each record, to translate the plugin's checkpoints.
+        let mut sent_after = Vec::with_capacity(batch.len());
+        let mut deliveries = Vec::with_capacity(batch.len());
+        for record in batch.iter() {
+            if let Some(delivery) = produce(ctx, producer, errors, &record).await? {
+                deliveries.push(delivery);
+            }
+            sent_after.push(deliveries.len());
+        }
+        let checkpoints = batch
+            .checkpoints()
+            .iter()
+            .map(|(n, p)| (if *n == 0 { 0 } else { sent_after[*n - 1] }, p.clone()))
+            .collect();
+        to_acker
+            .send(InFlight {
+                deliveries,
+                checkpoints,
+            })
+            .await
+            .map_err(|_| "the acknowledgement tracker stopped".to_string())?;
+    }
+}
+
+async fn poll_with_retry(
+    ctx: &TaskContext,
+    instance: &mut SourceTaskInstance,
+) -> Result<Option<culvert_plugin_host::SourceRecords>, String> {
+    let mut retry = Retry::new(&ctx.settings.errors);
+    loop {
+        match instance.poll(MAX_POLL_RECORDS).await {
+            Ok(batch) => return Ok(batch),
+            Err(TaskError::Retriable(why)) => {
+                tracing::warn!(connector = %ctx.connector, task = ctx.task, "poll: {why}; retrying");
+                retry.wait(&why).await?;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Converts and sends one record; `None` when it was skipped by the error handler.
+async fn produce(
+    ctx: &mut TaskContext,
+    producer: &FutureProducer,
+    errors: &mut ErrorHandler,
+    record: &culvert_plugin_host::Record<'_>,
+) -> Result<Option<DeliveryFuture>, String> {
+    let headers = record.headers();
+    let failed = |stage, class_name, message: &str| (stage, class_name, message.to_string());
+    let key = ctx.settings.key_converter.to_kafka(record.key);
+    let value = ctx.settings.value_converter.to_kafka(record.value);
+    let (key, value) = match (key, value) {
+        (Ok(k), Ok(v)) => (k, v),
+        (Err(e), _) => {
+            return skip(
+                ctx,
+                errors,
+                record,
+                &headers,
+                failed(Stage::KeyConverter, "key.converter", &e),
+            )
+            .await;
+        }
+        (_, Err(e)) => {
+            return skip(
+                ctx,
+                errors,
+                record,
+                &headers,
+                failed(Stage::ValueConverter, "value.converter", &e),
+            )
+            .await;
+        }
+    };
+    ctx.track_topic(record.topic).await;
+    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+    for h in &headers {
+        owned = owned.insert(Header {
+            key: h.name,
+            value: h.value,
+        });
+    }
+    let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(record.topic);
+    if !headers.is_empty() {
+        out = out.headers(owned);
+    }
+    if let Some(k) = key.as_deref() {
+        out = out.key(k);
+    }
+    if let Some(v) = value.as_deref() {
+        out = out.payload(v);
+    }
+    if let Some(ts) = record.timestamp_ms {
+        out = out.timestamp(ts);
+    }
+    loop {
+        match producer.send_result(out) {
+            Ok(delivery) => return Ok(Some(delivery)),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                out = back;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err((e, _)) => {
+                let message = e.to_string();
+                return skip(
+                    ctx,
+                    errors,
+                    record,
+                    &headers,
+                    failed(Stage::KafkaProduce, "producer", &message),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn skip(
+    ctx: &TaskContext,
+    errors: &mut ErrorHandler,
+    record: &culvert_plugin_host::Record<'_>,
+    headers: &[culvert_plugin_host::Header<'_>],
+    (stage, class_name, message): (Stage, &str, String),
+) -> Result<Option<DeliveryFuture>, String> {
+    let class_name = if stage == Stage::KafkaProduce {
+        ctx.class.as_str()
+    } else {
+        class_name
+    };
+    errors
+        .report(FailedRecord {
+            stage,
+            class_name,
+            message: &message,
+            topic: record.topic,
+            partition: None,
+            offset: None,
+            key: record.key,
+            value: record.value,
+            headers: headers.iter().map(|h| (h.name, h.value)).collect(),
+        })
+        .await?;
+    Ok(None)
+}
+
+/// Writes the acked positions to the offsets topic and tells the plugin.
+async fn flush_offsets(
+    ctx: &TaskContext,
+    instance: &mut SourceTaskInstance,
+    acked: &Arc<Mutex<Acked>>,
+) -> Result<(), String> {
+    let positions = std::mem::take(&mut acked.lock().unwrap_or_else(|p| p.into_inner()).positions);
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let mut records = Vec::with_capacity(positions.len());
+    let mut committed = Vec::with_capacity(positions.len());
+    for (partition, offset) in positions {
+        let p: Value = serde_json::from_str(&partition)
+            .map_err(|e| format!("the plugin's source partition {partition} is not JSON: {e}"))?;
+        let o: Value = serde_json::from_str(&offset)
+            .map_err(|e| format!("the plugin's source offset {offset} is not JSON: {e}"))?;
+        records.push((
+            encode_offset_key(&ctx.connector, &p),
+            Some(o.to_string().into_bytes()),
+        ));
+        committed.push(Position { partition, offset });
+    }
+    ctx.offsets
+        .write_many(&records)
+        .await
+        .map_err(|e| format!("cannot commit source offsets: {e}"))?;
+    match instance.committed(&committed).await {
+        Ok(()) => Ok(()),
+        Err(TaskError::Retriable(why)) => {
+            tracing::warn!(connector = %ctx.connector, task = ctx.task,
+                "committed: {why}; the offsets are stored, the plugin hears of them next time");
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
