@@ -95,9 +95,16 @@ async fn open_store<S: crate::stores::Apply>(
     Ok(store)
 }
 
-async fn start(
-    options: &Options,
-) -> Result<(RunningBroker, Arc<Herder>, Runtime, tokio::net::TcpListener), String> {
+/// What `start` brought up.
+struct Started {
+    broker: RunningBroker,
+    herder: Arc<Herder>,
+    runtime: Runtime,
+    rest: tokio::net::TcpListener,
+    plugin_metrics: Arc<culvert_plugin_host::PluginMetrics>,
+}
+
+async fn start(options: &Options) -> Result<Started, String> {
     let props = load_properties(options.config.as_deref()).map_err(|e| e.to_string())?;
     let broker = RunningBroker::start(BrokerConfig {
         listener: options.broker_listener,
@@ -189,11 +196,23 @@ async fn start(
             .await
             .map_err(|e| format!("connector {name} from {}: {e}", path.display()))?;
     }
-    Ok((broker, herder, runtime, rest))
+    Ok(Started {
+        broker,
+        herder,
+        runtime,
+        rest,
+        plugin_metrics: engine.metrics(),
+    })
 }
 
 pub(crate) async fn run(options: Options) -> ExitCode {
-    let (broker, herder, runtime, rest) = match start(&options).await {
+    let Started {
+        broker,
+        herder,
+        runtime,
+        rest,
+        plugin_metrics,
+    } = match start(&options).await {
         Ok(started) => started,
         Err(e) => {
             eprintln!("culvert standalone: {e}");
@@ -227,6 +246,7 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         herder,
         loggers: crate::logging::global(),
         kafka_cluster_id: cluster_id,
+        plugin_metrics: Some(plugin_metrics),
     });
     let server = axum::serve(rest, router(state)).with_graceful_shutdown(wait_for_signal());
     if let Err(e) = server.await {

@@ -117,6 +117,11 @@ impl Herder {
         self
     }
 
+    /// The runtime, when this worker runs tasks.
+    pub fn runtime(&self) -> Option<&Runtime> {
+        self.runtime.as_ref()
+    }
+
     /// Tells the runtime the config topic changed.
     fn wake_runtime(&self) {
         if let Some(r) = &self.runtime {

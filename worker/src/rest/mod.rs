@@ -7,6 +7,7 @@ mod connectors;
 mod error;
 mod health;
 mod loggers;
+mod metrics;
 mod plugins;
 mod root;
 
@@ -28,6 +29,8 @@ pub struct RestState {
     pub loggers: Arc<crate::logging::Loggers>,
     /// The cluster id of the Kafka cluster holding the internal topics (`GET /`).
     pub kafka_cluster_id: String,
+    /// The plugins' own metrics (`GET /metrics`), when plugins run here.
+    pub plugin_metrics: Option<Arc<culvert_plugin_host::PluginMetrics>>,
 }
 
 /// The API's routes.
@@ -35,6 +38,7 @@ pub fn router(state: Arc<RestState>) -> Router {
     Router::new()
         .route("/", get(root::info))
         .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/connectors",
             get(connectors::list).post(connectors::create),

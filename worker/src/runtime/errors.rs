@@ -4,6 +4,7 @@
 //! sinks alike, and for every stage (conversion, transforms, the plugin's own per-record
 //! failures). Retriable plugin errors are retried with jittered exponential backoff.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -12,6 +13,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
+use super::metrics::{TaskMetrics, add};
 use super::settings::ErrorPolicy;
 use crate::stores::ClientSettings;
 
@@ -68,10 +70,7 @@ pub(super) struct ErrorHandler {
     connector: String,
     task: u32,
     dlq: Option<FutureProducer>,
-    /// Records skipped (`total-records-skipped`).
-    pub(super) skipped: u64,
-    /// Records written to the dead-letter topic (`deadletterqueue-produce-requests`).
-    pub(super) dead_lettered: u64,
+    metrics: Arc<TaskMetrics>,
 }
 
 impl std::fmt::Debug for ErrorHandler {
@@ -93,6 +92,7 @@ impl ErrorHandler {
         task: u32,
         clients: &ClientSettings,
         producer_props: &std::collections::BTreeMap<String, String>,
+        metrics: Arc<TaskMetrics>,
     ) -> Result<Self, String> {
         let dlq = match &policy.dlq_topic {
             None => None,
@@ -135,8 +135,7 @@ impl ErrorHandler {
             connector: connector.to_string(),
             task,
             dlq,
-            skipped: 0,
-            dead_lettered: 0,
+            metrics,
         })
     }
 
@@ -147,6 +146,7 @@ impl ErrorHandler {
             (Some(p), Some(o)) => format!("{}-{p} at offset {o}", failed.topic),
             _ => format!("a record for topic {}", failed.topic),
         };
+        self.metrics.failure();
         if !self.policy.tolerate_all {
             return Err(format!(
                 "Tolerance exceeded in error handler: stage {} ({}) failed on {where_}: {}",
@@ -155,8 +155,9 @@ impl ErrorHandler {
                 failed.message
             ));
         }
-        self.skipped += 1;
+        add(&self.metrics.records_skipped, 1);
         if self.policy.log {
+            add(&self.metrics.errors_logged, 1);
             if self.policy.log_messages {
                 tracing::error!(connector = %self.connector, task = self.task,
                     stage = failed.stage.name(), key = ?failed.key.map(String::from_utf8_lossy),
@@ -214,12 +215,18 @@ impl ErrorHandler {
             record = record.payload(v);
         }
         // Waited for: a record is only skipped once its dead letter is durable.
-        producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(e, _)| format!("cannot write to the dead letter queue {topic}: {e}"))?;
-        self.dead_lettered += 1;
-        Ok(())
+        match producer.send(record, Duration::from_secs(30)).await {
+            Ok(_) => {
+                add(&self.metrics.dlq_requests, 1);
+                Ok(())
+            }
+            Err((e, _)) => {
+                add(&self.metrics.dlq_failures, 1);
+                Err(format!(
+                    "cannot write to the dead letter queue {topic}: {e}"
+                ))
+            }
+        }
     }
 }
 
@@ -230,18 +237,19 @@ pub(super) struct Retry {
     delay: Duration,
     max_delay: Duration,
     timeout_ms: i64,
-    /// Retries so far (`total-retries`).
-    pub(super) attempts: u64,
+    attempts: u64,
+    metrics: Arc<TaskMetrics>,
 }
 
 impl Retry {
-    pub(super) fn new(policy: &ErrorPolicy) -> Self {
+    pub(super) fn new(policy: &ErrorPolicy, metrics: &Arc<TaskMetrics>) -> Self {
         Self {
             started: Instant::now(),
             delay: Duration::from_millis(100),
             max_delay: policy.retry_delay_max,
             timeout_ms: policy.retry_timeout_ms,
             attempts: 0,
+            metrics: Arc::clone(metrics),
         }
     }
 
@@ -255,6 +263,7 @@ impl Retry {
             ));
         }
         self.attempts += 1;
+        add(&self.metrics.retries, 1);
         // Full jitter in [delay/2, delay].
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -10,10 +10,12 @@
 //! - `converter` — JsonConverter, StringConverter, ByteArrayConverter.
 //! - `errors` — tolerance, dead-letter topic with context headers, retry backoff.
 //! - `task` — what every task shares: identity, control channel, status writes.
+//! - `metrics` — Connect's metric groups as Prometheus series.
 //! - `source_task`, `sink_task` — the two task loops.
 
 mod converter;
 mod errors;
+mod metrics;
 mod settings;
 mod sink_task;
 mod source_task;
@@ -76,6 +78,8 @@ struct Inner {
     tasks: Mutex<BTreeMap<TaskKey, Running>>,
     wake: Notify,
     shutting_down: std::sync::atomic::AtomicBool,
+    worker_metrics: Arc<metrics::WorkerMetrics>,
+    task_metrics: std::sync::Mutex<BTreeMap<TaskKey, Arc<metrics::TaskMetrics>>>,
 }
 
 /// What a worker needs to run tasks.
@@ -108,6 +112,8 @@ impl Runtime {
                 tasks: Mutex::new(BTreeMap::new()),
                 wake: Notify::new(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
+                worker_metrics: Arc::default(),
+                task_metrics: std::sync::Mutex::new(BTreeMap::new()),
             }),
         };
         let looping = runtime.clone();
@@ -171,6 +177,9 @@ impl Runtime {
         for key in outdated {
             if let Some(running) = tasks.remove(&key) {
                 self.stop_task(&key, running).await;
+            }
+            if !desired.contains_key(&key) {
+                inner.task_metrics_of(&key, false);
             }
         }
         for (key, (connector_config, task_config, target)) in desired {
@@ -270,6 +279,68 @@ impl Runtime {
     }
 }
 
+impl Inner {
+    /// The metrics of task `key`, created on first use; `remove` drops them instead.
+    fn task_metrics_of(&self, key: &TaskKey, create: bool) -> Option<Arc<metrics::TaskMetrics>> {
+        let mut all = self.task_metrics.lock().unwrap_or_else(|p| p.into_inner());
+        if create {
+            Some(Arc::clone(all.entry(key.clone()).or_default()))
+        } else {
+            all.remove(key);
+            None
+        }
+    }
+}
+
+impl Runtime {
+    /// The runtime's metrics in Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        let inner = &self.inner;
+        let all: Vec<(TaskKey, Arc<metrics::TaskMetrics>)> = inner
+            .task_metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, m)| (k.clone(), Arc::clone(m)))
+            .collect();
+        let views: Vec<metrics::TaskView<'_>> = all
+            .iter()
+            .map(|((connector, task), m)| metrics::TaskView {
+                connector,
+                task: *task,
+                sink: m.sink.load(std::sync::atomic::Ordering::Relaxed),
+                metrics: m,
+            })
+            .collect();
+        let mut states = BTreeMap::new();
+        let mut connectors = Vec::new();
+        {
+            let configs = inner.configs.read();
+            let statuses = inner.statuses.read();
+            for (name, config) in configs.connectors() {
+                let class = config.get("connector.class").cloned().unwrap_or_default();
+                let version = config.get("connector.plugin.version").map(String::as_str);
+                let kind = match inner.registry.resolve(&class, version).map(|p| p.kind()) {
+                    Ok(PluginKind::Source) => "source",
+                    Ok(PluginKind::Sink) => "sink",
+                    _ => "unknown",
+                };
+                let state = statuses
+                    .connector(name)
+                    .map_or("UNASSIGNED", |s| s.state.name());
+                connectors.push((name.to_string(), kind, class, state));
+                for t in 0..configs.tasks(name).len() as u32 {
+                    let state = statuses
+                        .task(name, t)
+                        .map_or("UNASSIGNED", |s| s.state.name());
+                    *states.entry((name.to_string(), state)).or_insert(0u64) += 1;
+                }
+            }
+        }
+        metrics::render(&inner.worker_metrics, &views, &states, &connectors)
+    }
+}
+
 /// Runs one task until it is told to stop, restarting it with backoff when it fails.
 async fn supervise(
     inner: Arc<Inner>,
@@ -325,6 +396,9 @@ async fn supervise(
             )
         };
         write_status(&inner, &key, State::Failed, Some(trace)).await;
+        if !gives_up && let Some(m) = inner.task_metrics_of(&key, true) {
+            metrics::add(&m.restarts, 1);
+        }
         if gives_up {
             // Stays FAILED until the runtime stops or restarts it.
             while *control.borrow() != Control::Stop {
@@ -388,6 +462,12 @@ async fn run_once(
         Err(e) => return (Err(e.to_string()), None),
     };
     let sink = plugin.kind() == PluginKind::Sink;
+    let task_metrics = inner
+        .task_metrics_of(&(connector.clone(), *task), true)
+        .unwrap_or_default();
+    task_metrics
+        .sink
+        .store(sink, std::sync::atomic::Ordering::Relaxed);
     if plugin.kind() == PluginKind::Transform {
         return (
             Err(format!("{class} is a transform, not a connector")),
@@ -430,6 +510,7 @@ async fn run_once(
         (inner.worker_id.clone(), inner.generation),
         control,
         inner.worker.topic_tracking_enable,
+        (task_metrics, Arc::clone(&inner.worker_metrics)),
     );
     let outcome = if sink {
         sink_task::run(ctx, plugin, grants, task_pairs).await

@@ -23,6 +23,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
 use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
+use super::metrics::{TaskMetrics, add, time};
 use super::settings::SinkTopics;
 use super::task::{Control, TaskContext};
 use crate::stores::State;
@@ -45,9 +46,23 @@ struct Shared {
 
 struct SinkContext {
     shared: Mutex<Shared>,
+    metrics: Arc<TaskMetrics>,
 }
 
-impl ClientContext for SinkContext {}
+impl ClientContext for SinkContext {
+    /// librdkafka's statistics carry each partition's consumer lag.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut lag = BTreeMap::new();
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    lag.insert((topic.clone(), partition), p.consumer_lag);
+                }
+            }
+        }
+        *self.metrics.lag.lock().unwrap_or_else(|p| p.into_inner()) = lag;
+    }
+}
 
 fn tpl_of(offsets: &BTreeMap<Tp, i64>) -> TopicPartitionList {
     let mut tpl = TopicPartitionList::new();
@@ -122,7 +137,14 @@ pub(super) async fn run(
     grants: Grants,
     config: Vec<(String, String)>,
 ) -> Result<(), String> {
-    let instance = start_with_retry(&ctx, &plugin, &grants, &config).await?;
+    add(&ctx.worker_metrics.task_startup_attempts, 1);
+    let started = start_with_retry(&ctx, &plugin, &grants, &config).await;
+    let counter = match &started {
+        Ok(_) => &ctx.worker_metrics.task_startup_successes,
+        Err(_) => &ctx.worker_metrics.task_startup_failures,
+    };
+    add(counter, 1);
+    let instance = started?;
     let mut props = ctx.settings.consumer.clone();
     props
         .entry("group.id".into())
@@ -133,6 +155,9 @@ pub(super) async fn run(
     props
         .entry("queued.max.messages.kbytes".into())
         .or_insert_with(|| "16384".into());
+    props
+        .entry("statistics.interval.ms".into())
+        .or_insert_with(|| "5000".into());
     props.insert("enable.auto.commit".into(), "false".into());
     props.insert("enable.auto.offset.store".into(), "false".into());
     let consumer: Arc<Consumed> = Arc::new(
@@ -140,6 +165,7 @@ pub(super) async fn run(
             .config(&props)
             .create_with_context(SinkContext {
                 shared: Mutex::new(Shared::default()),
+                metrics: Arc::clone(&ctx.metrics),
             })
             .map_err(|e| format!("cannot create the task's consumer: {e}"))?,
     );
@@ -158,6 +184,7 @@ pub(super) async fn run(
         ctx.task,
         &ctx.clients,
         &ctx.settings.producer,
+        Arc::clone(&ctx.metrics),
     )
     .await?;
     ctx.set_status(State::Running, None).await;
@@ -167,6 +194,7 @@ pub(super) async fn run(
         putting: None,
         next: Gathering::default(),
         current: BTreeMap::new(),
+        committed: BTreeMap::new(),
         owned: BTreeSet::new(),
         errors,
         paused: false,
@@ -190,7 +218,7 @@ async fn start_with_retry(
     grants: &Grants,
     config: &[(String, String)],
 ) -> Result<SinkTaskInstance, String> {
-    let mut retry = Retry::new(&ctx.settings.errors);
+    let mut retry = Retry::new(&ctx.settings.errors, &ctx.metrics);
     loop {
         match SinkTaskInstance::start(plugin, &ctx.connector, ctx.task, grants, config).await {
             Ok(i) => return Ok(i),
@@ -208,6 +236,8 @@ struct Sink {
     next: Gathering,
     /// Per owned partition, the offset after the last record `put` took.
     current: BTreeMap<Tp, i64>,
+    /// Per owned partition, the offset last committed (unchanged ones are not sent again).
+    committed: BTreeMap<Tp, i64>,
     owned: BTreeSet<Tp>,
     errors: ErrorHandler,
     /// Paused by the connector's target state.
@@ -237,7 +267,7 @@ impl Sink {
                 _ => {}
             }
             if self.putting.is_none() && !self.next.builder.is_empty() {
-                self.start_put();
+                self.start_put(&ctx.metrics);
             }
             let full = self.next.bytes >= MAX_BUFFERED_BYTES
                 || self.next.builder.len() >= MAX_BATCH_RECORDS;
@@ -300,6 +330,7 @@ impl Sink {
     /// Converts one consumed record into the next batch (or the error handler).
     async fn take(&mut self, ctx: &mut TaskContext, m: &BorrowedMessage<'_>) -> Result<(), String> {
         let topic = m.topic();
+        add(&ctx.metrics.sink_read, 1);
         let tp = (topic.to_string(), m.partition());
         if !self.owned.contains(&tp) {
             // Assigned in a rebalance the loop has not seen yet.
@@ -366,15 +397,21 @@ impl Sink {
         Ok(())
     }
 
-    fn start_put(&mut self) {
+    fn start_put(&mut self, metrics: &Arc<TaskMetrics>) {
         let Some(mut instance) = self.instance.take() else {
             return;
         };
         let gathered = std::mem::take(&mut self.next);
         let batch = gathered.builder.build();
         let originals = gathered.originals;
+        metrics.batch(batch.len());
+        add(&metrics.sink_sent, batch.len() as u64);
+        let metrics = Arc::clone(metrics);
         self.putting = Some(tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let result = instance.put(&batch).await;
+            let took = started.elapsed().as_micros() as u64;
+            time(&metrics.put_time_us, &metrics.put_time_max_us, took);
             (instance, batch, originals, result)
         }));
     }
@@ -402,7 +439,7 @@ impl Sink {
             Ok(f) => f,
             Err(TaskError::Retriable(why)) => {
                 // The same batch again, after a backoff, until errors.retry.timeout.
-                let mut retry = Retry::new(&ctx.settings.errors);
+                let mut retry = Retry::new(&ctx.settings.errors, &ctx.metrics);
                 loop {
                     tracing::warn!(connector = %ctx.connector, task = ctx.task, "put: {why}; retrying");
                     retry.wait(&why).await?;
@@ -490,13 +527,17 @@ impl Sink {
                 .unwrap_or_else(|p| p.into_inner());
             for d in durable {
                 let tp = (d.topic, d.partition);
-                if self.owned.contains(&tp) {
+                // The periodic path skips unchanged offsets; closing commits all again.
+                let new = only.is_some() || self.committed.get(&tp) != Some(&d.offset);
+                if self.owned.contains(&tp) && new {
                     shared.durable.insert(tp.clone(), d.offset);
                     commit.insert(tp, d.offset);
                 }
             }
         }
+        let m = &ctx.metrics;
         if commit.is_empty() {
+            add(&m.commit_skips, 1);
             return Ok(());
         }
         let mode = if only.is_some() {
@@ -504,9 +545,14 @@ impl Sink {
         } else {
             CommitMode::Async
         };
-        self.consumer
-            .commit(&tpl_of(&commit), mode)
-            .map_err(|e| format!("cannot commit consumer offsets: {e}"))?;
+        let started = std::time::Instant::now();
+        if let Err(e) = self.consumer.commit(&tpl_of(&commit), mode) {
+            add(&m.offset_commit_failures, 1);
+            return Err(format!("cannot commit consumer offsets: {e}"));
+        }
+        add(&m.offset_commits, 1);
+        let took = started.elapsed().as_micros() as u64;
+        time(&m.offset_commit_time_us, &m.offset_commit_time_max_us, took);
         let mut shared = self
             .consumer
             .context()
@@ -517,6 +563,7 @@ impl Sink {
             if shared.durable.get(&tp) == Some(&o) {
                 shared.durable.remove(&tp);
             }
+            self.committed.insert(tp, o);
         }
         Ok(())
     }
@@ -540,6 +587,7 @@ impl Sink {
             for tp in &revoked {
                 self.owned.remove(tp);
                 self.current.remove(tp);
+                self.committed.remove(tp);
             }
             let list = to_partitions(&revoked);
             if let Some(instance) = self.instance.as_mut() {
@@ -561,6 +609,10 @@ impl Sink {
                 self.set_paused(true);
             }
         }
+        ctx.metrics.partitions.store(
+            self.owned.len() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(())
     }
 
@@ -568,7 +620,7 @@ impl Sink {
     async fn close_all(&mut self, ctx: &TaskContext) -> Result<(), String> {
         self.settle_put(ctx).await?;
         if !self.next.builder.is_empty() && self.instance.is_some() {
-            self.start_put();
+            self.start_put(&ctx.metrics);
             self.settle_put(ctx).await?;
         }
         let all: Vec<Tp> = self.owned.iter().cloned().collect();

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
+use super::metrics::{TaskMetrics, add, time};
 use super::task::{Control, TaskContext};
 use crate::stores::{State, encode_offset_key};
 
@@ -41,7 +42,11 @@ struct Acked {
 }
 
 /// Awaits deliveries in order and publishes the positions they make committable.
-async fn ack_loop(mut batches: mpsc::Receiver<InFlight>, acked: Arc<Mutex<Acked>>) {
+async fn ack_loop(
+    mut batches: mpsc::Receiver<InFlight>,
+    acked: Arc<Mutex<Acked>>,
+    metrics: Arc<TaskMetrics>,
+) {
     while let Some(batch) = batches.recv().await {
         let mut checkpoints = batch.checkpoints.into_iter().peekable();
         let mut done = 0usize;
@@ -66,6 +71,10 @@ async fn ack_loop(mut batches: mpsc::Receiver<InFlight>, acked: Arc<Mutex<Acked>
                 return;
             }
             done += 1;
+            add(&metrics.source_written, 1);
+            metrics
+                .source_active
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             publish(done, &mut checkpoints);
         }
     }
@@ -87,7 +96,14 @@ pub(super) async fn run(
             offset: o.to_string(),
         })
         .collect();
-    let mut instance = start_with_retry(&ctx, &plugin, &grants, &config, &committed).await?;
+    add(&ctx.worker_metrics.task_startup_attempts, 1);
+    let started = start_with_retry(&ctx, &plugin, &grants, &config, &committed).await;
+    let counter = match &started {
+        Ok(_) => &ctx.worker_metrics.task_startup_successes,
+        Err(_) => &ctx.worker_metrics.task_startup_failures,
+    };
+    add(counter, 1);
+    let mut instance = started?;
     let mut props = ctx.settings.producer.clone();
     props.insert("acks".into(), "all".into());
     props.insert("enable.idempotence".into(), "true".into());
@@ -105,11 +121,16 @@ pub(super) async fn run(
         ctx.task,
         &ctx.clients,
         &ctx.settings.producer,
+        Arc::clone(&ctx.metrics),
     )
     .await?;
     let acked = Arc::new(Mutex::new(Acked::default()));
     let (to_acker, batches) = mpsc::channel(IN_FLIGHT_BATCHES);
-    let acker = tokio::spawn(ack_loop(batches, Arc::clone(&acked)));
+    let acker = tokio::spawn(ack_loop(
+        batches,
+        Arc::clone(&acked),
+        Arc::clone(&ctx.metrics),
+    ));
     ctx.set_status(State::Running, None).await;
     let outcome = poll_loop(
         &mut ctx,
@@ -141,7 +162,7 @@ async fn start_with_retry(
     config: &[(String, String)],
     committed: &[Position],
 ) -> Result<SourceTaskInstance, String> {
-    let mut retry = Retry::new(&ctx.settings.errors);
+    let mut retry = Retry::new(&ctx.settings.errors, &ctx.metrics);
     loop {
         match SourceTaskInstance::start(plugin, &ctx.connector, ctx.task, grants, config, committed)
             .await
@@ -194,7 +215,14 @@ async fn poll_loop(
             }
             Control::Run => {}
         }
+        let poll_started = Instant::now();
         let polled = poll_with_retry(ctx, instance).await?;
+        let m = &ctx.metrics;
+        time(
+            &m.poll_time_us,
+            &m.poll_time_max_us,
+            poll_started.elapsed().as_micros() as u64,
+        );
         let Some(batch) = polled else {
             let wait = idle.min(next_flush.saturating_duration_since(Instant::now()));
             let _ = tokio::time::timeout(wait, ctx.control.changed()).await;
@@ -202,6 +230,8 @@ async fn poll_loop(
             continue;
         };
         idle = Duration::from_millis(5);
+        ctx.metrics.batch(batch.len());
+        add(&ctx.metrics.source_polled, batch.len() as u64);
         // deliveries-so-far after each record, to translate the plugin's checkpoints.
         let mut sent_after = Vec::with_capacity(batch.len());
         let mut deliveries = Vec::with_capacity(batch.len());
@@ -216,6 +246,10 @@ async fn poll_loop(
             .iter()
             .map(|(n, p)| (if *n == 0 { 0 } else { sent_after[*n - 1] }, p.clone()))
             .collect();
+        ctx.metrics.source_active.fetch_add(
+            deliveries.len() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         to_acker
             .send(InFlight {
                 deliveries,
@@ -230,7 +264,7 @@ async fn poll_with_retry(
     ctx: &TaskContext,
     instance: &mut SourceTaskInstance,
 ) -> Result<Option<culvert_plugin_host::SourceRecords>, String> {
-    let mut retry = Retry::new(&ctx.settings.errors);
+    let mut retry = Retry::new(&ctx.settings.errors, &ctx.metrics);
     loop {
         match instance.poll(MAX_POLL_RECORDS).await {
             Ok(batch) => return Ok(batch),
@@ -371,10 +405,16 @@ async fn flush_offsets(
         ));
         committed.push(Position { partition, offset });
     }
-    ctx.offsets
-        .write_many(&records)
-        .await
-        .map_err(|e| format!("cannot commit source offsets: {e}"))?;
+    let started = Instant::now();
+    let written = ctx.offsets.write_many(&records).await;
+    let m = &ctx.metrics;
+    if let Err(e) = written {
+        add(&m.offset_commit_failures, 1);
+        return Err(format!("cannot commit source offsets: {e}"));
+    }
+    add(&m.offset_commits, 1);
+    let took = started.elapsed().as_micros() as u64;
+    time(&m.offset_commit_time_us, &m.offset_commit_time_max_us, took);
     match instance.committed(&committed).await {
         Ok(()) => Ok(()),
         Err(TaskError::Retriable(why)) => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::metrics::{TaskMetrics, WorkerMetrics};
 use super::settings::TaskSettings;
 use crate::stores::{
     ClientSettings, OffsetState, State, Status, StatusKey, StatusState, Store, encode_topic_status,
@@ -37,6 +38,8 @@ pub(super) struct TaskContext {
     tracked: BTreeSet<String>,
     /// Whether `topic.tracking.enable` is on.
     track_topics: bool,
+    pub(super) metrics: Arc<TaskMetrics>,
+    pub(super) worker_metrics: Arc<WorkerMetrics>,
 }
 
 impl TaskContext {
@@ -51,6 +54,7 @@ impl TaskContext {
         (worker_id, generation): (String, i32),
         control: watch::Receiver<Control>,
         track_topics: bool,
+        (metrics, worker_metrics): (Arc<TaskMetrics>, Arc<WorkerMetrics>),
     ) -> Self {
         let tracked = stores
             .0
@@ -71,6 +75,8 @@ impl TaskContext {
             control,
             tracked,
             track_topics,
+            metrics,
+            worker_metrics,
         }
     }
 

@@ -14,18 +14,15 @@ use serde_json::{Value, json};
 
 use crate::standalone::{call, send, start_with};
 
-/// An HTTP server collecting the NDJSON lines POSTed to it.
-async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let store = Arc::clone(&lines);
+/// An HTTP server handing each NDJSON line POSTed to it to `take`; returns its URL.
+async fn serve_lines(take: impl Fn(Value) + Clone + Send + Sync + 'static) -> String {
     let app = Router::new().route(
         "/",
         post(move |body: String| {
-            let store = Arc::clone(&store);
+            let take = take.clone();
             async move {
-                let mut s = store.lock().expect("lock");
                 for line in body.lines() {
-                    s.push(serde_json::from_str::<Value>(line).expect("NDJSON line"));
+                    take(serde_json::from_str::<Value>(line).expect("NDJSON line"));
                 }
                 "ok"
             }
@@ -36,7 +33,15 @@ async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/"), lines)
+    format!("http://{addr}/")
+}
+
+/// An HTTP server keeping every line POSTed to it.
+async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&lines);
+    let url = serve_lines(move |line| store.lock().expect("lock").push(line)).await;
+    (url, lines)
 }
 
 /// Waits up to a minute for `done` to hold, polling every 200 ms.
@@ -61,6 +66,31 @@ fn plugin_dir(dir: &std::path::Path) -> std::path::PathBuf {
     });
     std::fs::write(plugins.join("post-sink.json"), manifest.to_string()).expect("write manifest");
     plugins
+}
+
+/// Runs `promtool check metrics` (Debian's prometheus package) on an exposition.
+fn promtool_accepts(metrics: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (apt-get install -y prometheus; scripts/deps installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(metrics.as_bytes())
+        .expect("write metrics");
+    let out = child.wait_with_output().expect("promtool finishes");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn counter_of(line: &Value) -> u64 {
@@ -158,6 +188,66 @@ async fn records_flow_source_to_sink_and_bad_ones_are_dead_lettered() {
     .await;
     let (_, topics) = call(Method::GET, &format!("{base}/connectors/post/topics")).await;
     assert_eq!(topics, json!({"post": {"topics": ["orders"]}}));
+
+    // /metrics passes promtool's checks and counts exactly what flowed.
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("body");
+    promtool_accepts(&metrics);
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    let source = "{connector=\"gen\",task=\"0\"}";
+    let post = "{connector=\"post\",task=\"0\"}";
+    assert_eq!(
+        value(&format!(
+            "culvert_source_task_source_record_poll_total{source}"
+        )),
+        2000.0
+    );
+    assert_eq!(
+        value(&format!(
+            "culvert_source_task_source_record_write_total{source}"
+        )),
+        2000.0
+    );
+    assert_eq!(
+        value(&format!("culvert_sink_task_sink_record_read_total{post}")),
+        2000.0
+    );
+    assert_eq!(
+        value(&format!("culvert_sink_task_sink_record_send_total{post}")),
+        2000.0
+    );
+    assert_eq!(
+        value(&format!("culvert_task_error_record_failures_total{post}")),
+        200.0
+    );
+    assert_eq!(
+        value(&format!("culvert_task_error_records_skipped_total{post}")),
+        200.0
+    );
+    assert_eq!(
+        value(&format!(
+            "culvert_task_error_deadletterqueue_produce_requests_total{post}"
+        )),
+        200.0
+    );
+    assert_eq!(
+        value(&format!("culvert_task_error_record_failures_total{source}")),
+        0.0
+    );
+    assert_eq!(value("culvert_worker_connectors"), 2.0);
+    assert_eq!(
+        value("culvert_worker_connector_tasks{connector=\"post\",state=\"RUNNING\"}"),
+        1.0
+    );
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
@@ -233,4 +323,127 @@ async fn a_task_failing_without_tolerance_restarts_with_backoff_then_stays_faile
     .await;
     child.kill().expect("kill");
     child.wait().expect("reaped");
+}
+
+/// Per datagen key (`"T:N"`), how often it arrived; every arrival's value must carry the
+/// same task and counter as its key.
+#[derive(Default)]
+struct Arrivals {
+    seen: std::collections::HashMap<(u64, u64), u32>,
+    total: u64,
+    mismatched: u64,
+}
+
+fn arrival(line: &Value) -> Option<((u64, u64), bool)> {
+    let key: Value = serde_json::from_str(line[3].as_str()?).ok()?;
+    let (t, n) = key["payload"].as_str()?.split_once(':')?;
+    let (t, n) = (t.parse().ok()?, n.parse().ok()?);
+    let value: Value = serde_json::from_str(line[4].as_str()?).ok()?;
+    let payload = &value["payload"];
+    let consistent = payload["task"] == t && payload["counter"] == n;
+    Some(((t, n), consistent))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_arrives_despite_repeated_kill_9() {
+    const PER_TASK: u64 = 500_000;
+    const KILLS: u64 = 3;
+    const FLUSH_MS: u64 = 1000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugin_dir(dir.path());
+    let extra = format!(
+        "plugin.path = \"{}\"\noffset.flush.interval.ms = {FLUSH_MS}\n",
+        plugins.display()
+    );
+    let arrivals = Arc::new(Mutex::new(Arrivals::default()));
+    let store = Arc::clone(&arrivals);
+    let url = serve_lines(move |line| {
+        let mut a = store.lock().expect("lock");
+        a.total += 1;
+        match arrival(&line) {
+            Some((key, consistent)) => {
+                *a.seen.entry(key).or_default() += 1;
+                a.mismatched += u64::from(!consistent);
+            }
+            None => a.mismatched += 1,
+        }
+    })
+    .await;
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let files = [
+        (
+            "gen.json",
+            json!({"name": "gen", "config": {
+                "connector.class": "datagen", "kafka.topic": "stream", "tasks.max": "2",
+                "iterations": PER_TASK.to_string(), "max.interval": "0", "batch.size": "2000",
+            }}),
+        ),
+        (
+            "post.json",
+            json!({"name": "post", "config": {
+                "connector.class": "post-sink", "topics": "stream", "url": url,
+                "plugin.allow.hosts": host,
+            }}),
+        ),
+    ];
+    let paths: Vec<std::path::PathBuf> = files
+        .iter()
+        .map(|(name, body)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body.to_string()).expect("write connector");
+            path
+        })
+        .collect();
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let started = std::time::Instant::now();
+    let want = 2 * PER_TASK;
+    let (mut child, _, _) = start_with(dir.path(), &extra, &[], &refs);
+    for kill in 1..=KILLS {
+        // Kill at 20%, 45% and 70% of the stream.
+        let at = want * (20 + 25 * (kill - 1)) / 100;
+        eventually("the stream to advance", async || {
+            arrivals.lock().expect("lock").seen.len() as u64 >= at
+        })
+        .await;
+        child.kill().expect("kill -9");
+        child.wait().expect("reaped");
+        (child, _, _) = start_with(dir.path(), &extra, &[], &[]);
+    }
+    for _ in 0..600 {
+        if arrivals.lock().expect("lock").seen.len() as u64 >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let elapsed = started.elapsed();
+    drop(child);
+    let a = arrivals.lock().expect("lock");
+    let missing: Vec<(u64, u64)> = (0..2)
+        .flat_map(|t| (0..PER_TASK).map(move |n| (t, n)))
+        .filter(|k| !a.seen.contains_key(k))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "records never delivered (first 10): {missing:?}"
+    );
+    assert_eq!(a.mismatched, 0, "every value matches its key");
+    let duplicates = a.total - want;
+    // At-least-once: each kill may repeat what was produced since the last source offset
+    // flush and what was put since the last sink commit — one flush interval each, plus
+    // the batches in flight.
+    let rate = want as f64 / elapsed.as_secs_f64();
+    let interval_worth = rate * FLUSH_MS as f64 / 1000.0;
+    let in_flight = 16.0 * 2000.0 + 10_000.0;
+    let bound = KILLS as f64 * 2.0 * (interval_worth + in_flight);
+    println!(
+        "{want} records through {KILLS} kill -9s in {:.1} s ({rate:.0} records/s): \
+         {duplicates} duplicates ({:.0} per kill; one flush interval is {interval_worth:.0})",
+        elapsed.as_secs_f64(),
+        duplicates as f64 / KILLS as f64
+    );
+    assert!(
+        (duplicates as f64) <= bound,
+        "{duplicates} duplicates exceed {bound:.0}"
+    );
 }

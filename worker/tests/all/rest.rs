@@ -62,6 +62,7 @@ async fn serve() -> (String, (RunningBroker, tempfile::TempDir)) {
         herder: Arc::new(herder),
         loggers: Arc::new(culvert::logging::Loggers::new("INFO", None)),
         kafka_cluster_id: "test-cluster".into(),
+        plugin_metrics: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

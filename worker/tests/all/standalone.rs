@@ -8,8 +8,31 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
+/// A child process killed when dropped, so a failing test leaves no worker behind.
+pub(crate) struct Worker(Child);
+
+impl std::ops::Deref for Worker {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Worker {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `culvert standalone` on free ports; returns the process and the REST base URL.
-pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Child, String) {
+pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Worker, String) {
     let (child, url, _) = start_with(dir, "", &[], connectors);
     (child, url)
 }
@@ -21,7 +44,7 @@ pub(crate) fn start_with(
     extra: &str,
     envs: &[(&str, &str)],
     connectors: &[&Path],
-) -> (Child, String, String) {
+) -> (Worker, String, String) {
     let config = dir.join("worker.toml");
     std::fs::write(
         &config,
@@ -60,7 +83,7 @@ pub(crate) fn start_with(
         .and_then(|rest| rest.split([',', ' ']).next())
         .unwrap_or_else(|| panic!("no bootstrap address in {line:?}"))
         .to_string();
-    (child, url, bootstrap)
+    (Worker(child), url, bootstrap)
 }
 
 /// Reads a whole internal topic with kcat: `key<TAB>value` per record (`value` empty for a
