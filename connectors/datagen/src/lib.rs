@@ -3,9 +3,10 @@
 //! Each task emits records `{"task":T,"counter":N,"timestamp_ms":MS}` with the JSON string
 //! key `"T:N"` to `kafka.topic`, counting N from 0: one record every `max.interval` ms (500
 //! by default, as Confluent's datagen), or batches of `batch.size` as fast as possible with
-//! 0. After `iterations` records (per task) it goes quiet; an `iterations` below 1 means it
-//! never stops. Its source partition is `{"task":T}` and its
-//! offset `{"counter":N}` (the last record written), so a restarted task resumes at N + 1.
+//! 0; `pad.bytes` pads values with a `"pad"` field up to that size. After `iterations`
+//! records (per task) it goes quiet; an `iterations` below 1 means it never stops. Its source
+//! partition is `{"task":T}` and its offset `{"counter":N}` (the last record written), so a
+//! restarted task resumes at N + 1.
 
 use culvert_connector_sdk::{
     Config, ConfigKeyBuilder, ConfigType, Connector, Importance, Plugin, PluginError, PluginSpec,
@@ -16,6 +17,7 @@ const TOPIC: &str = "kafka.topic";
 const ITERATIONS: &str = "iterations";
 const BATCH_SIZE: &str = "batch.size";
 const MAX_INTERVAL: &str = "max.interval";
+const PAD_BYTES: &str = "pad.bytes";
 const TASK_ID: &str = "task.id";
 const DEFAULT_BATCH_SIZE: u32 = 1000;
 
@@ -40,6 +42,15 @@ impl Plugin for Datagen {
                     "Number of records each task emits; less than 1 means unlimited.",
                 )
                 .default_value("-1")
+                .build(),
+                ConfigKeyBuilder::new(
+                    PAD_BYTES,
+                    ConfigType::Int,
+                    "Adds a \"pad\" text field so each value is at least this many bytes (for \
+                     benchmarks); 0 adds nothing.",
+                )
+                .default_value("0")
+                .importance(Importance::Low)
                 .build(),
                 ConfigKeyBuilder::new(
                     MAX_INTERVAL,
@@ -104,6 +115,8 @@ pub struct DatagenTask {
     batch_size: u32,
     /// Milliseconds between records; 0 = no pause.
     max_interval_ms: i64,
+    /// Smallest value size; values are padded up to it.
+    pad_bytes: usize,
     last_emit_ms: Option<i64>,
     next_counter: u64,
     partition: String,
@@ -145,6 +158,10 @@ impl SourceTask for DatagenTask {
                 .unwrap_or(500)
                 .max(0),
             last_emit_ms: None,
+            pad_bytes: cfg
+                .parse::<u32>(PAD_BYTES)
+                .map_err(config_error)?
+                .unwrap_or(0) as usize,
             next_counter: 0,
             partition: format!("{{\"task\":{task_id}}}"),
         })
@@ -210,9 +227,18 @@ impl SourceTask for DatagenTask {
             use std::fmt::Write;
             let _ = write!(
                 value,
-                "{{\"task\":{},\"counter\":{n},\"timestamp_ms\":{now_ms}}}",
+                "{{\"task\":{},\"counter\":{n},\"timestamp_ms\":{now_ms}",
                 self.task_id
             );
+            // `,"pad":"…"` brings the value up to pad.bytes.
+            let missing = self.pad_bytes.saturating_sub(value.len() + 1);
+            if missing > 0 {
+                value.push_str(",\"pad\":\"");
+                let fill = missing.saturating_sub(9);
+                value.extend(std::iter::repeat_n('x', fill));
+                value.push('"');
+            }
+            value.push('}');
             let _ = write!(key, "\"{}:{n}\"", self.task_id);
             batch
                 .push(

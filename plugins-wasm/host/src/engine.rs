@@ -98,6 +98,9 @@ impl PluginEngine {
             })?;
             config.cache(Some(cache));
         }
+        // One thread per compilation: cranelift's parallel workers keep their allocator
+        // heaps for the life of the process (~50 MB after compiling one connector).
+        config.parallel_compilation(false);
         config.wasm_component_model(true);
         config.concurrency_support(false);
         config.epoch_interruption(true);

@@ -181,8 +181,17 @@ impl Plugin {
                     .into(),
             ));
         }
-        let component =
-            Component::new(engine.engine(), bytes).map_err(|e| invalid(describe(&e)))?;
+        // Compiling is seconds of CPU at worst: off the async threads, which may be serving
+        // an embedded broker. The blocking thread's memory goes back to the allocator when
+        // the thread retires.
+        let compile_engine = engine.engine().clone();
+        let owned = bytes.to_vec();
+        let component = tokio::task::spawn_blocking(move || {
+            Component::new(&compile_engine, &owned).map_err(|e| describe(&e))
+        })
+        .await
+        .map_err(|e| invalid(format!("the compilation was lost: {e}")))?
+        .map_err(invalid)?;
         let kind =
             detect_kind(engine, &component).map_err(|reason| HostError::UnsupportedComponent {
                 origin: origin.to_string(),

@@ -30,8 +30,10 @@ use crate::stores::State;
 
 /// Records per `put`, at most.
 const MAX_BATCH_RECORDS: usize = 10_000;
-/// Bytes gathered for the next `put` before the partitions are paused.
+/// Bytes gathered for the next `put`, at most.
 const MAX_BUFFERED_BYTES: usize = 16 << 20;
+/// How long a full next batch waits for a running `put` before the partitions are paused.
+const PAUSE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 type Tp = (String, i32);
 
@@ -90,8 +92,10 @@ impl ConsumerContext for SinkContext {
                 commit.insert(tp.clone(), o);
             }
         }
+        // Asynchronous: this callback runs on a tokio thread, and the broker answering a
+        // synchronous commit may be served by this very runtime (the embedded broker).
         if !commit.is_empty()
-            && let Err(e) = consumer.commit(&tpl_of(&commit), CommitMode::Sync)
+            && let Err(e) = consumer.commit(&tpl_of(&commit), CommitMode::Async)
         {
             tracing::warn!(error = %e, "cannot commit offsets of revoked partitions");
         }
@@ -206,7 +210,13 @@ pub(super) async fn run(
         Some(instance) => instance.stop().await.map_err(|e| e.to_string()),
         None => Ok(()),
     };
-    sink.consumer.unsubscribe();
+    // Closing a consumer waits for the broker to see it leave the group: off the runtime.
+    let consumer = sink.consumer;
+    let _ = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    })
+    .await;
     outcome?;
     closing?;
     stopped
@@ -250,6 +260,7 @@ impl Sink {
     async fn run(&mut self, ctx: &mut TaskContext) -> Result<(), String> {
         let interval = ctx.settings.offset_flush_interval;
         let mut flush_at = tokio::time::Instant::now() + interval;
+        let mut full_since: Option<tokio::time::Instant> = None;
         loop {
             self.rebalanced(ctx).await?;
             match ctx.wanted() {
@@ -269,12 +280,23 @@ impl Sink {
             if self.putting.is_none() && !self.next.builder.is_empty() {
                 self.start_put(&ctx.metrics);
             }
+            // With the next batch full, records are no longer taken. Only when the running
+            // put takes long are the partitions paused, so the consumer keeps polling (and
+            // stays in the group) without buffering more; pausing costs a re-fetch.
             let full = self.next.bytes >= MAX_BUFFERED_BYTES
                 || self.next.builder.len() >= MAX_BATCH_RECORDS;
-            if full != self.buffer_paused && !self.paused {
-                self.buffer_paused = full;
-                self.set_paused(full);
+            if !full {
+                full_since = None;
+            } else if full_since.is_none() {
+                full_since = Some(tokio::time::Instant::now());
             }
+            let pause_at = full_since.map_or(flush_at, |t| t + PAUSE_AFTER);
+            let slow = full_since.is_some_and(|t| t.elapsed() >= PAUSE_AFTER);
+            if slow != self.buffer_paused && !self.paused {
+                self.buffer_paused = slow;
+                self.set_paused(slow);
+            }
+            let receive = !full || self.buffer_paused;
             let consumer = Arc::clone(&self.consumer);
             tokio::select! {
                 biased;
@@ -291,7 +313,8 @@ impl Sink {
                     self.instance = Some(instance);
                     self.after_put(ctx, &batch, &originals, result).await?;
                 }
-                message = consumer.recv() => {
+                _ = tokio::time::sleep_until(pause_at), if !receive => {}
+                message = consumer.recv(), if receive => {
                     let message = message.map_err(|e| format!("cannot consume: {e}"))?;
                     self.take(ctx, &message).await?;
                     // Take whatever else is already fetched, without waiting.
@@ -546,7 +569,19 @@ impl Sink {
             CommitMode::Async
         };
         let started = std::time::Instant::now();
-        if let Err(e) = self.consumer.commit(&tpl_of(&commit), mode) {
+        // A synchronous commit blocks its thread until the broker answers: off the runtime.
+        let consumer = Arc::clone(&self.consumer);
+        let tpl = tpl_of(&commit);
+        let committed = match mode {
+            CommitMode::Async => consumer.commit(&tpl, mode),
+            CommitMode::Sync => {
+                match tokio::task::spawn_blocking(move || consumer.commit(&tpl, mode)).await {
+                    Ok(result) => result,
+                    Err(e) => return Err(format!("the offset commit was lost: {e}")),
+                }
+            }
+        };
+        if let Err(e) = committed {
             add(&m.offset_commit_failures, 1);
             return Err(format!("cannot commit consumer offsets: {e}"));
         }

@@ -200,3 +200,31 @@ async fn bad_task_config_and_bad_offsets_fail_start_clearly() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn pads_values_to_the_asked_size() {
+    let plugin = datagen().await;
+    for pad in [0usize, 40, 200, 1024] {
+        let pad_text = pad.to_string();
+        let config = cfg(&[
+            ("kafka.topic", "t"),
+            ("max.interval", "0"),
+            ("pad.bytes", pad_text.as_str()),
+        ]);
+        let mut task = SourceTaskInstance::start(&plugin, "gen", 0, &Grants::none(), &config, &[])
+            .await
+            .expect("start");
+        let batch = task.poll(5).await.expect("poll").expect("records");
+        for record in batch.iter() {
+            let value = record.value.expect("value");
+            let json: serde_json::Value = serde_json::from_slice(value).expect("JSON");
+            assert!(value.len() >= pad, "{} < {pad}", value.len());
+            if pad > 100 {
+                assert!(value.len() <= pad + 10, "{} far above {pad}", value.len());
+            } else if pad == 0 {
+                assert!(json.get("pad").is_none());
+            }
+        }
+        task.stop().await.expect("stop");
+    }
+}
