@@ -67,6 +67,9 @@ pub(crate) async fn problems<'a>(
         .await
         .map_err(|e| HerderError::Internal(e.to_string()))?;
     problems.extend(issues.into_iter().map(|(_, message)| message));
+    // The framework's keys: converters, errors.*, transforms, sink topics.
+    let sink = plugin.kind() == PluginKind::Sink;
+    problems.extend(crate::runtime::TaskSettings::problems(config, sink));
     Ok((problems, Some(plugin)))
 }
 

@@ -22,6 +22,7 @@ use crate::stores::ClientSettings;
 pub(super) enum Stage {
     KeyConverter,
     ValueConverter,
+    Transformation,
     TaskPut,
     KafkaProduce,
 }
@@ -31,6 +32,7 @@ impl Stage {
         match self {
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::Transformation => "TRANSFORMATION",
             Stage::TaskPut => "TASK_PUT",
             Stage::KafkaProduce => "KAFKA_PRODUCE",
         }

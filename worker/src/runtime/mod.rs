@@ -12,6 +12,7 @@
 //! - `task` — what every task shares: identity, control channel, status writes.
 //! - `metrics` — Connect's metric groups as Prometheus series.
 //! - `source_task`, `sink_task` — the two task loops.
+//! - `transform` — the SMT hook (the chain from `culvert-smt`).
 
 mod converter;
 mod errors;
@@ -20,6 +21,7 @@ mod settings;
 mod sink_task;
 mod source_task;
 mod task;
+mod transform;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

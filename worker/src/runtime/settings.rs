@@ -69,6 +69,8 @@ pub struct TaskSettings {
     pub(super) shutdown_timeout: Duration,
     /// Sink tasks only.
     pub(super) topics: Option<SinkTopics>,
+    /// `transforms` / `predicates`.
+    pub(super) transforms: std::sync::Arc<culvert_smt::Chain>,
 }
 
 struct Reader<'a> {
@@ -242,6 +244,10 @@ impl TaskSettings {
             None
         };
         let mut problems = r.problems;
+        let transforms = culvert_smt::Chain::from_config(config).unwrap_or_else(|found| {
+            problems.extend(found);
+            culvert_smt::Chain::default()
+        });
         let key_converter = key_converter.unwrap_or_else(|e| {
             problems.push(e);
             Converter::ByteArray
@@ -267,7 +273,23 @@ impl TaskSettings {
             offset_flush_interval: ms(worker.offset_flush_interval_ms),
             shutdown_timeout: ms(worker.task_shutdown_graceful_timeout_ms),
             topics,
+            transforms: std::sync::Arc::new(transforms),
         })
+    }
+
+    /// The problems [`TaskSettings::parse`] would find in a connector configuration, with
+    /// Connect's default converters standing in for the worker's.
+    pub fn problems(config: &Properties, sink: bool) -> Vec<String> {
+        let props = [(
+            "bootstrap.servers".to_string(),
+            "localhost:9092".to_string(),
+        )]
+        .into_iter()
+        .collect();
+        match WorkerConfig::from_properties(&props, crate::config::Mode::Standalone) {
+            Ok((worker, _)) => Self::parse(config, &worker, sink).err().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
     }
 }
 

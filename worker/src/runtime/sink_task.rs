@@ -26,6 +26,7 @@ use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
 use super::metrics::{TaskMetrics, add, time};
 use super::settings::SinkTopics;
 use super::task::{Control, TaskContext};
+use super::transform::{self, Transformed};
 use crate::stores::State;
 
 /// Records per `put`, at most.
@@ -117,13 +118,31 @@ impl ConsumerContext for SinkContext {
 
 type Consumed = StreamConsumer<SinkContext>;
 
-/// The batch being gathered, with the original bytes of records whose conversion changed
-/// them (for the dead-letter topic).
+/// A consumed record as it was, kept for the dead-letter topic when conversion or the
+/// transforms changed what the plugin gets.
+struct Original {
+    topic: String,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+}
+
+/// What a batch carries besides its records.
+#[derive(Default)]
+struct Gathered {
+    /// By index in the batch.
+    originals: BTreeMap<usize, Original>,
+    /// Per consumed partition, the offset after the last record taken — put, skipped or
+    /// dropped by a transform. Offsets follow the consumed coordinates, whatever topic a
+    /// transform gave the record.
+    positions: BTreeMap<Tp, i64>,
+}
+
+/// The batch being gathered.
 #[derive(Default)]
 struct Gathering {
     builder: SinkBatchBuilder,
     bytes: usize,
-    originals: Gathered,
+    extra: Gathered,
 }
 
 type PutResult = (
@@ -132,7 +151,6 @@ type PutResult = (
     Gathered,
     Result<Vec<RecordFailure>, TaskError>,
 );
-type Gathered = BTreeMap<usize, (Option<Vec<u8>>, Option<Vec<u8>>)>;
 
 /// Runs the task until told to stop; `Err` is the trace of a failure.
 pub(super) async fn run(
@@ -191,7 +209,14 @@ pub(super) async fn run(
         Arc::clone(&ctx.metrics),
     )
     .await?;
-    ctx.set_status(State::Running, None).await;
+    // A paused connector's task starts paused: its first status is PAUSED, never RUNNING.
+    let paused = ctx.wanted() == Control::Pause;
+    let initial = if paused {
+        State::Paused
+    } else {
+        State::Running
+    };
+    ctx.set_status(initial, None).await;
     let mut sink = Sink {
         consumer,
         instance: Some(instance),
@@ -201,7 +226,7 @@ pub(super) async fn run(
         committed: BTreeMap::new(),
         owned: BTreeSet::new(),
         errors,
-        paused: false,
+        paused,
         buffer_paused: false,
     };
     let outcome = sink.run(&mut ctx).await;
@@ -277,8 +302,12 @@ impl Sink {
                 }
                 _ => {}
             }
-            if self.putting.is_none() && !self.next.builder.is_empty() {
-                self.start_put(&ctx.metrics);
+            if self.putting.is_none() {
+                if !self.next.builder.is_empty() {
+                    self.start_put(&ctx.metrics);
+                } else {
+                    self.absorb_skipped();
+                }
             }
             // With the next batch full, records are no longer taken. Only when the running
             // put takes long are the partitions paused, so the consumer keeps polling (and
@@ -359,6 +388,7 @@ impl Sink {
             // Assigned in a rebalance the loop has not seen yet.
             self.owned.insert(tp.clone());
         }
+        self.next.extra.positions.insert(tp, m.offset() + 1);
         let mut headers = Vec::new();
         if let Some(hs) = m.headers() {
             for h in hs.iter() {
@@ -378,46 +408,87 @@ impl Sink {
                 } else {
                     Stage::ValueConverter
                 };
-                self.errors
-                    .report(FailedRecord {
-                        stage,
-                        class_name: if stage == Stage::KeyConverter {
-                            "key.converter"
-                        } else {
-                            "value.converter"
-                        },
-                        message: &e,
-                        topic,
-                        partition: Some(m.partition()),
-                        offset: Some(m.offset()),
-                        key: m.key(),
-                        value: m.payload(),
-                        headers: headers.iter().map(|h| (h.name, h.value)).collect(),
-                    })
+                let class = if stage == Stage::KeyConverter {
+                    "key.converter"
+                } else {
+                    "value.converter"
+                };
+                self.report_consumed((stage, class, &e), m, &headers)
                     .await?;
-                // Skipped: it counts as delivered.
-                self.current.insert(tp, m.offset() + 1);
+                // Skipped: its position was recorded, so it counts as delivered.
                 return Ok(());
             }
         };
-        let changed = matches!(key, Some(std::borrow::Cow::Owned(_)))
+        let mut changed = matches!(key, Some(std::borrow::Cow::Owned(_)))
             || matches!(value, Some(std::borrow::Cow::Owned(_)));
         let ts = m.timestamp().to_millis();
-        let record = Record::new(topic, key.as_deref(), value.as_deref(), ts);
+        let chain = Arc::clone(&ctx.settings.transforms);
+        let transformed = if chain.is_empty() {
+            None
+        } else {
+            changed = true;
+            let at = (topic, Some(m.partition()));
+            match transform::apply(&chain, at, key.as_deref(), value.as_deref(), &headers, ts) {
+                Ok(Some(t)) => Some(t),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let why = (Stage::Transformation, "transforms", e.as_str());
+                    self.report_consumed(why, m, &headers).await?;
+                    return Ok(());
+                }
+            }
+        };
+        let transformed_headers = transformed.as_ref().map(Transformed::headers);
+        let record = match &transformed {
+            Some(t) => Record::new(
+                &t.topic,
+                t.key.as_deref(),
+                t.value.as_deref(),
+                t.timestamp_ms,
+            ),
+            None => Record::new(topic, key.as_deref(), value.as_deref(), ts),
+        };
+        let record_headers = transformed_headers.as_deref().unwrap_or(&headers);
         self.next
             .builder
-            .push(&record, &headers, m.partition(), m.offset())
+            .push(&record, record_headers, m.partition(), m.offset())
             .map_err(|e| format!("{topic}-{} at offset {}: {e}", m.partition(), m.offset()))?;
         if changed {
             let index = self.next.builder.len() - 1;
-            self.next.originals.insert(
+            self.next.extra.originals.insert(
                 index,
-                (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)),
+                Original {
+                    topic: topic.to_string(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                },
             );
         }
         self.next.bytes += m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len);
         ctx.track_topic(topic).await;
         Ok(())
+    }
+
+    /// Hands a consumed record that failed at `stage` to the error handler, as consumed.
+    async fn report_consumed(
+        &mut self,
+        (stage, class_name, message): (Stage, &str, &str),
+        m: &BorrowedMessage<'_>,
+        headers: &[culvert_plugin_host::Header<'_>],
+    ) -> Result<(), String> {
+        self.errors
+            .report(FailedRecord {
+                stage,
+                class_name,
+                message,
+                topic: m.topic(),
+                partition: Some(m.partition()),
+                offset: Some(m.offset()),
+                key: m.key(),
+                value: m.payload(),
+                headers: headers.iter().map(|h| (h.name, h.value)).collect(),
+            })
+            .await
     }
 
     fn start_put(&mut self, metrics: &Arc<TaskMetrics>) {
@@ -426,7 +497,7 @@ impl Sink {
         };
         let gathered = std::mem::take(&mut self.next);
         let batch = gathered.builder.build();
-        let originals = gathered.originals;
+        let originals = gathered.extra;
         metrics.batch(batch.len());
         add(&metrics.sink_sent, batch.len() as u64);
         let metrics = Arc::clone(metrics);
@@ -482,9 +553,9 @@ impl Sink {
             let Some((record, partition, offset)) = batch.get(f.index) else {
                 continue;
             };
-            let (key, value) = match originals.get(&f.index) {
-                Some((k, v)) => (k.as_deref(), v.as_deref()),
-                None => (record.key, record.value),
+            let (topic, key, value) = match originals.originals.get(&f.index) {
+                Some(o) => (o.topic.as_str(), o.key.as_deref(), o.value.as_deref()),
+                None => (record.topic, record.key, record.value),
             };
             let headers = record.headers();
             self.errors
@@ -492,7 +563,7 @@ impl Sink {
                     stage: Stage::TaskPut,
                     class_name: &ctx.class,
                     message: &f.message,
-                    topic: record.topic,
+                    topic,
                     partition: Some(partition),
                     offset: Some(offset),
                     key,
@@ -501,20 +572,32 @@ impl Sink {
                 })
                 .await?;
         }
-        for i in 0..batch.len() {
-            if let Some((record, partition, offset)) = batch.get(i) {
-                let tp = (record.topic.to_string(), partition);
-                if self.owned.contains(&tp) {
-                    self.current.insert(tp, offset + 1);
-                }
+        self.advance(&originals.positions);
+        Ok(())
+    }
+
+    /// Records `positions` as handed over (for partitions still owned).
+    fn advance(&mut self, positions: &BTreeMap<Tp, i64>) {
+        for (tp, offset) in positions {
+            if self.owned.contains(tp) {
+                self.current.insert(tp.clone(), *offset);
             }
         }
-        Ok(())
+    }
+
+    /// With no `put` running and nothing gathered, records that were only skipped or
+    /// dropped count as handed over.
+    fn absorb_skipped(&mut self) {
+        if self.putting.is_none() && self.next.builder.is_empty() {
+            let positions = std::mem::take(&mut self.next.extra.positions);
+            self.advance(&positions);
+        }
     }
 
     /// Asks the plugin what is durable (of `only`, or every partition) and commits it.
     async fn flush(&mut self, ctx: &TaskContext, only: Option<&[Tp]>) -> Result<(), String> {
         self.settle_put(ctx).await?;
+        self.absorb_skipped();
         let current: Vec<PartitionOffset> = self
             .current
             .iter()

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
 use super::metrics::{TaskMetrics, add, time};
 use super::task::{Control, TaskContext};
+use super::transform::{self, Transformed};
 use crate::stores::{State, encode_offset_key};
 
 /// Largest number of records asked of one `poll`.
@@ -131,7 +132,12 @@ pub(super) async fn run(
         Arc::clone(&acked),
         Arc::clone(&ctx.metrics),
     ));
-    ctx.set_status(State::Running, None).await;
+    // A paused connector's task starts paused: its first status is PAUSED, never RUNNING.
+    let initial = match ctx.wanted() {
+        Control::Pause => State::Paused,
+        _ => State::Running,
+    };
+    ctx.set_status(initial, None).await;
     let outcome = poll_loop(
         &mut ctx,
         &mut instance,
@@ -184,7 +190,7 @@ async fn poll_loop(
 ) -> Result<(), String> {
     let mut next_flush = Instant::now() + ctx.settings.offset_flush_interval;
     let mut idle = Duration::from_millis(5);
-    let mut paused = false;
+    let mut paused = ctx.wanted() == Control::Pause;
     loop {
         if let Some(failure) = acked
             .lock()
@@ -284,10 +290,37 @@ async fn produce(
     errors: &mut ErrorHandler,
     record: &culvert_plugin_host::Record<'_>,
 ) -> Result<Option<DeliveryFuture>, String> {
-    let headers = record.headers();
+    let original_headers = record.headers();
     let failed = |stage, class_name, message: &str| (stage, class_name, message.to_string());
-    let key = ctx.settings.key_converter.to_kafka(record.key);
-    let value = ctx.settings.value_converter.to_kafka(record.value);
+    let chain = &ctx.settings.transforms;
+    let transformed = if chain.is_empty() {
+        None
+    } else {
+        let at = (record.topic, None);
+        let ts = record.timestamp_ms;
+        match transform::apply(chain, at, record.key, record.value, &original_headers, ts) {
+            Ok(Some(t)) => Some(t),
+            // Dropped by a transform: nothing to write, and done.
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                let why = failed(Stage::Transformation, "transforms", &e);
+                return skip(ctx, errors, record, &original_headers, why).await;
+            }
+        }
+    };
+    let transformed_headers = transformed.as_ref().map(Transformed::headers);
+    let headers = transformed_headers.as_deref().unwrap_or(&original_headers);
+    let (topic, key, value, timestamp_ms) = match &transformed {
+        Some(t) => (
+            t.topic.as_str(),
+            t.key.as_deref(),
+            t.value.as_deref(),
+            t.timestamp_ms,
+        ),
+        None => (record.topic, record.key, record.value, record.timestamp_ms),
+    };
+    let key = ctx.settings.key_converter.to_kafka(key);
+    let value = ctx.settings.value_converter.to_kafka(value);
     let (key, value) = match (key, value) {
         (Ok(k), Ok(v)) => (k, v),
         (Err(e), _) => {
@@ -295,7 +328,7 @@ async fn produce(
                 ctx,
                 errors,
                 record,
-                &headers,
+                &original_headers,
                 failed(Stage::KeyConverter, "key.converter", &e),
             )
             .await;
@@ -305,21 +338,21 @@ async fn produce(
                 ctx,
                 errors,
                 record,
-                &headers,
+                &original_headers,
                 failed(Stage::ValueConverter, "value.converter", &e),
             )
             .await;
         }
     };
-    ctx.track_topic(record.topic).await;
+    ctx.track_topic(topic).await;
     let mut owned = OwnedHeaders::new_with_capacity(headers.len());
-    for h in &headers {
+    for h in headers {
         owned = owned.insert(Header {
             key: h.name,
             value: h.value,
         });
     }
-    let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(record.topic);
+    let mut out: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
     if !headers.is_empty() {
         out = out.headers(owned);
     }
@@ -329,7 +362,7 @@ async fn produce(
     if let Some(v) = value.as_deref() {
         out = out.payload(v);
     }
-    if let Some(ts) = record.timestamp_ms {
+    if let Some(ts) = timestamp_ms {
         out = out.timestamp(ts);
     }
     loop {
@@ -345,7 +378,7 @@ async fn produce(
                     ctx,
                     errors,
                     record,
-                    &headers,
+                    &original_headers,
                     failed(Stage::KafkaProduce, "producer", &message),
                 )
                 .await;

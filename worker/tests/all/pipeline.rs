@@ -447,3 +447,103 @@ async fn every_record_arrives_despite_repeated_kill_9() {
         "{duplicates} duplicates exceed {bound:.0}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transforms_run_on_both_sides_and_their_failures_are_dead_lettered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugin_dir(dir.path());
+    let extra = format!(
+        "plugin.path = \"{}\"\noffset.flush.interval.ms = 300\n",
+        plugins.display()
+    );
+    let (_worker, base, bootstrap) = start_with(dir.path(), &extra, &[], &[]);
+    let (url, lines) = collector().await;
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    // Source side: the topic is rerouted; keys leave as plain text (StringConverter).
+    let source = json!({"name": "gen", "config": {
+        "connector.class": "datagen", "kafka.topic": "orders", "iterations": "30",
+        "max.interval": "0", "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "transforms": "route", "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+        "transforms.route.regex": "(.*)", "transforms.route.replacement": "routed-$1",
+    }});
+    assert_eq!(
+        send(Method::POST, &format!("{base}/connectors"), source).await,
+        201
+    );
+    // Sink side: values are wrapped when the topic matches; keys are read back as text.
+    let wrap = json!({"name": "wrap", "config": {
+        "connector.class": "post-sink", "topics": "routed-orders", "url": url,
+        "plugin.allow.hosts": host, "key.converter": "StringConverter",
+        "predicates": "routed", "predicates.routed.type": "TopicNameMatches",
+        "predicates.routed.pattern": "routed-.*",
+        "transforms": "hoist", "transforms.hoist.type": "HoistField$Value",
+        "transforms.hoist.field": "order", "transforms.hoist.predicate": "routed",
+    }});
+    assert_eq!(
+        send(Method::POST, &format!("{base}/connectors"), wrap).await,
+        201
+    );
+    // Raw key bytes (`0:5`) are not JSON: hoisting the key fails every record, and with
+    // tolerance all they are dead-lettered while the task keeps running.
+    let bad = json!({"name": "bad", "config": {
+        "connector.class": "post-sink", "topics": "routed-orders", "url": url,
+        "plugin.allow.hosts": host, "key.converter": "ByteArrayConverter",
+        "transforms": "hoist", "transforms.hoist.type": "HoistField$Key",
+        "transforms.hoist.field": "k", "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": "bad-dlq",
+        "errors.deadletterqueue.context.headers.enable": "true",
+    }});
+    assert_eq!(
+        send(Method::POST, &format!("{base}/connectors"), bad).await,
+        201
+    );
+    eventually("30 wrapped records", async || {
+        lines.lock().expect("lock").len() >= 30
+    })
+    .await;
+    let got = lines.lock().expect("lock").clone();
+    assert_eq!(got.len(), 30, "only the wrap sink delivers");
+    for line in &got {
+        assert_eq!(line[0], "routed-orders");
+        let key: Value = serde_json::from_str(line[3].as_str().expect("key")).expect("JSON key");
+        assert!(key.as_str().is_some_and(|k| k.starts_with("0:")), "{key}");
+        let value: Value = serde_json::from_str(line[4].as_str().expect("value")).expect("JSON");
+        assert!(value["order"]["counter"].is_u64(), "{value}");
+    }
+    eventually("30 dead letters", async || {
+        let out = std::process::Command::new("kcat")
+            .args([
+                "-b", &bootstrap, "-C", "-t", "bad-dlq", "-e", "-q", "-f", "%k\t%h\n",
+            ])
+            .output()
+            .expect("kcat runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines().count() == 30
+            && text
+                .lines()
+                .all(|l| l.starts_with("0:") && l.contains("__connect.errors.stage=TRANSFORMATION"))
+    })
+    .await;
+    let (_, status) = call(Method::GET, &format!("{base}/connectors/bad/status")).await;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+
+    // A bad transform configuration is refused when the connector is created.
+    let invalid = json!({"name": "invalid", "config": {
+        "connector.class": "post-sink", "topics": "x", "url": url,
+        "transforms": "t", "transforms.t.type": "NoSuchTransform",
+    }});
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/connectors"))
+        .json(&invalid)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.expect("JSON");
+    assert!(
+        body["message"].as_str().is_some_and(
+            |m| m.contains("Invalid value NoSuchTransform for configuration transforms.t.type")
+        ),
+        "{body}"
+    );
+}

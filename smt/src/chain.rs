@@ -1,0 +1,289 @@
+//! A connector's transform chain, built from `transforms` and `predicates` as Connect reads
+//! them, and applied record by record.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::{Predicate, Record, SmtError, Transform, predicates, transforms};
+
+#[derive(Debug)]
+struct Step {
+    alias: String,
+    transform: Box<dyn Transform>,
+    /// Applied only when the predicate's result differs from `negate`.
+    condition: Option<(Arc<dyn Predicate>, bool)>,
+}
+
+/// The configured transforms, in order.
+#[derive(Debug, Default)]
+pub struct Chain {
+    steps: Vec<Step>,
+}
+
+fn aliases(config: &BTreeMap<String, String>, key: &str) -> Vec<String> {
+    config
+        .get(key)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Chain {
+    /// Builds the chain of a connector configuration; every problem is listed.
+    pub fn from_config(config: &BTreeMap<String, String>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut preds: BTreeMap<String, Arc<dyn Predicate>> = BTreeMap::new();
+        for alias in aliases(config, "predicates") {
+            let s = Settings::new(format!("predicates.{alias}."), config);
+            let built = s.required("type").and_then(|class| {
+                predicates::build(class, &s)?.ok_or_else(|| {
+                    s.invalid("type", class, format!("Class {class} could not be found."))
+                })
+            });
+            match built {
+                Ok(p) => {
+                    preds.insert(alias, Arc::from(p));
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        let mut steps = Vec::new();
+        for alias in aliases(config, "transforms") {
+            let s = Settings::new(format!("transforms.{alias}."), config);
+            let built = s.required("type").and_then(|class| {
+                transforms::build(class, &s)?.ok_or_else(|| {
+                    s.invalid("type", class, format!("Class {class} could not be found."))
+                })
+            });
+            let negate = match s.get("negate").map(str::trim) {
+                None => Ok(false),
+                Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+                Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+                Some(v) => Err(s.invalid("negate", v, "Expected value to be either true or false")),
+            };
+            let condition = match s.get("predicate") {
+                None => Ok(None),
+                Some(p) => match preds.get(p.trim()) {
+                    Some(pred) => negate.clone().map(|n| Some((Arc::clone(pred), n))),
+                    None => Err(s.invalid(
+                        "predicate",
+                        p,
+                        "the predicate is not listed in the connector's predicates",
+                    )),
+                },
+            };
+            if s.get("predicate").is_none()
+                && let Ok(true) = negate
+            {
+                problems.push(
+                    s.invalid("negate", "true", "negate needs a predicate")
+                        .to_string(),
+                );
+            }
+            match (built, condition, negate) {
+                (Ok(transform), Ok(condition), Ok(_)) => steps.push(Step {
+                    alias,
+                    transform,
+                    condition,
+                }),
+                (b, c, n) => {
+                    for e in [b.err(), c.err(), n.err()].into_iter().flatten() {
+                        problems.push(e.to_string());
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { steps })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Whether the chain has no transform (records pass untouched and unparsed).
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Applies every transform in order; `Ok(None)` when one dropped the record. An error
+    /// names the transform's alias.
+    pub fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
+        for step in &self.steps {
+            if let Some((predicate, negate)) = &step.condition
+                && predicate.test(&record) == *negate
+            {
+                continue;
+            }
+            match step.transform.apply(record) {
+                Ok(Some(r)) => record = r,
+                Ok(None) => return Ok(None),
+                Err(SmtError::Data(why)) => {
+                    return Err(SmtError::Data(format!("transform {}: {why}", step.alias)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Data;
+    use serde_json::json;
+
+    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn record(topic: &str, value: serde_json::Value) -> Record {
+        Record {
+            topic: topic.into(),
+            partition: None,
+            key: None,
+            value: Some(Data::plain(value)),
+            headers: Vec::new(),
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn regex_router_renames_whole_matches_only() {
+        // Connect's documented example: prefix the topic.
+        let chain = Chain::from_config(&config(&[
+            ("transforms", "route"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
+            ("transforms.route.regex", "(.*)-raw"),
+            ("transforms.route.replacement", "clean-$1"),
+        ]))
+        .expect("valid");
+        let out = chain
+            .apply(record("orders-raw", json!(1)))
+            .expect("ok")
+            .expect("kept");
+        assert_eq!(out.topic, "clean-orders");
+        let out = chain
+            .apply(record("orders-raw2", json!(1)))
+            .expect("ok")
+            .expect("kept");
+        assert_eq!(out.topic, "orders-raw2", "a partial match leaves the topic");
+    }
+
+    #[test]
+    fn hoist_field_wraps_values_and_schemas() {
+        let chain = Chain::from_config(&config(&[
+            ("transforms", "h"),
+            ("transforms.h.type", "HoistField$Value"),
+            ("transforms.h.field", "line"),
+        ]))
+        .expect("valid");
+        let out = chain
+            .apply(record("t", json!(42)))
+            .expect("ok")
+            .expect("kept");
+        assert_eq!(out.value, Some(Data::plain(json!({"line": 42}))));
+        let mut with_schema = record("t", json!(42));
+        with_schema.value = Some(Data {
+            payload: json!(42),
+            schema: Some(json!({"type": "int32", "optional": false})),
+        });
+        let out = chain.apply(with_schema).expect("ok").expect("kept");
+        let value = out.value.expect("value");
+        assert_eq!(value.payload, json!({"line": 42}));
+        assert_eq!(
+            value.schema,
+            Some(json!({"type": "struct", "optional": false,
+                "fields": [{"type": "int32", "optional": false, "field": "line"}]}))
+        );
+    }
+
+    #[test]
+    fn predicates_select_records_and_negate_inverts() {
+        let chain = Chain::from_config(&config(&[
+            ("predicates", "isOrders"),
+            (
+                "predicates.isOrders.type",
+                "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            ),
+            ("predicates.isOrders.pattern", "orders.*"),
+            ("transforms", "h,r"),
+            ("transforms.h.type", "HoistField$Value"),
+            ("transforms.h.field", "v"),
+            ("transforms.h.predicate", "isOrders"),
+            ("transforms.r.type", "RegexRouter"),
+            ("transforms.r.regex", ".*"),
+            ("transforms.r.replacement", "other"),
+            ("transforms.r.predicate", "isOrders"),
+            ("transforms.r.negate", "true"),
+        ]))
+        .expect("valid");
+        let orders = chain
+            .apply(record("orders-1", json!(1)))
+            .expect("ok")
+            .expect("kept");
+        assert_eq!(
+            (orders.topic.as_str(), orders.value),
+            ("orders-1", Some(Data::plain(json!({"v": 1}))))
+        );
+        let users = chain
+            .apply(record("users", json!(1)))
+            .expect("ok")
+            .expect("kept");
+        assert_eq!(
+            (users.topic.as_str(), users.value),
+            ("other", Some(Data::plain(json!(1))))
+        );
+    }
+
+    #[test]
+    fn bad_configurations_name_the_alias_and_key() {
+        let problems = Chain::from_config(&config(&[
+            ("transforms", "a,b,c"),
+            ("transforms.a.type", "com.example.Nope"),
+            ("transforms.b.type", "RegexRouter"),
+            ("transforms.b.regex", "(unclosed"),
+            ("transforms.c.type", "HoistField$Key"),
+            ("transforms.c.field", "k"),
+            ("transforms.c.predicate", "missing"),
+        ]))
+        .expect_err("invalid");
+        // One problem per alias: the first one its transform meets.
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(
+            problems[0],
+            "Invalid value com.example.Nope for configuration transforms.a.type: Class \
+             com.example.Nope could not be found."
+        );
+        assert!(
+            problems[1].starts_with("Invalid value (unclosed for configuration transforms.b.regex")
+        );
+        assert!(problems[2].contains("transforms.c.predicate"));
+        let missing = Chain::from_config(&config(&[
+            ("transforms", "b"),
+            ("transforms.b.type", "RegexRouter"),
+            ("transforms.b.regex", "x"),
+        ]))
+        .expect_err("invalid");
+        assert_eq!(
+            missing,
+            [
+                "Missing required configuration \"transforms.b.replacement\" which has no default value."
+            ]
+        );
+        let empty = Chain::from_config(&config(&[("transforms", " ")])).expect("valid");
+        assert!(empty.is_empty());
+    }
+}

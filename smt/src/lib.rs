@@ -1,0 +1,35 @@
+//! Single-message transforms (SMTs) and predicates, configured as Kafka Connect configures
+//! them: `transforms=a,b`, `transforms.a.type=<class>`, `transforms.a.predicate=p`,
+//! `transforms.a.negate=true`, `predicates=p`, `predicates.p.type=<class>`.
+//!
+//! - [`Record`] is what transforms see: topic, partition, parsed key and value (JSON, with
+//!   the Connect schema kept beside the payload when the data carried an envelope), headers
+//!   and timestamp.
+//! - [`Transform`] and [`Predicate`] are the traits; [`Chain`] is a connector's configured
+//!   sequence, built by [`Chain::from_config`] with errors that name the alias and the key.
+//! - `transforms/` and `predicates/` hold one file per transform or predicate. So far:
+//!   `RegexRouter`, `HoistField$Key`/`$Value`, and the `TopicNameMatches` predicate; the
+//!   rest of Connect's set arrives with the SMT issue.
+
+mod chain;
+mod config;
+mod error;
+mod predicates;
+mod record;
+mod transforms;
+
+pub use chain::Chain;
+pub use error::SmtError;
+pub use record::{Data, Header, Record};
+
+/// A single-message transform: one record in, zero (dropped) or one record out.
+pub trait Transform: Send + Sync + std::fmt::Debug {
+    /// Transforms `record`; `Ok(None)` drops it.
+    fn apply(&self, record: Record) -> Result<Option<Record>, SmtError>;
+}
+
+/// A condition a transform can be made conditional on.
+pub trait Predicate: Send + Sync + std::fmt::Debug {
+    /// Whether `record` matches.
+    fn test(&self, record: &Record) -> bool;
+}

@@ -1,0 +1,27 @@
+//! The transforms, one per file, and their class names.
+
+mod hoist_field;
+mod regex_router;
+
+use crate::config::Settings;
+use crate::{SmtError, Transform};
+
+/// Which part of a record a `$Key`/`$Value` transform works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Key,
+    Value,
+}
+
+const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
+
+/// Builds the transform a `type` names (full class name or the simple one).
+pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Transform>>, SmtError> {
+    let simple = class.strip_prefix(PACKAGE).unwrap_or(class);
+    Ok(Some(match simple {
+        "RegexRouter" => Box::new(regex_router::RegexRouter::new(s)?),
+        "HoistField$Key" => Box::new(hoist_field::HoistField::new(s, Part::Key)?),
+        "HoistField$Value" => Box::new(hoist_field::HoistField::new(s, Part::Value)?),
+        _ => return Ok(None),
+    }))
+}
