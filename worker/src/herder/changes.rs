@@ -136,7 +136,7 @@ impl Herder {
             )));
         }
         let (found, plugin) = match self.providers.resolve(&config) {
-            Ok(resolved) => problems(&self.registry, name, &resolved).await?,
+            Ok(resolved) => problems(&self.registry, self.runtime(), name, &resolved).await?,
             Err(why) => (vec![why], None),
         };
         let class = config.get("connector.class").cloned().unwrap_or_default();

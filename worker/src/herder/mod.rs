@@ -262,13 +262,34 @@ impl Herder {
         })
     }
 
-    /// A source connector's committed offsets as (partition, offset) pairs.
-    pub fn offsets(
+    /// A connector's committed offsets as (partition, offset) pairs: a source's from the
+    /// offsets topic, a sink's from its consumer group (`{"kafka_topic", "kafka_partition"}`
+    /// → `{"kafka_offset"}`, as Connect shows them).
+    pub async fn offsets(
         &self,
         name: &str,
     ) -> Result<Vec<(serde_json::Value, serde_json::Value)>, HerderError> {
-        if self.configs.read().connector(name).is_none() {
-            return Err(Self::not_found(name));
+        let config = self.config(name)?;
+        if self.kind_of(&config) == "sink" {
+            let runtime = self.runtime.as_ref().ok_or_else(|| {
+                HerderError::BadRequest(format!(
+                    "The offsets of sink connector {name} need the task runtime, which this \
+                     worker does not run"
+                ))
+            })?;
+            let offsets = runtime
+                .sink_offsets(name, &config)
+                .await
+                .map_err(HerderError::Internal)?;
+            return Ok(offsets
+                .into_iter()
+                .map(|(topic, partition, offset)| {
+                    (
+                        serde_json::json!({"kafka_topic": topic, "kafka_partition": partition}),
+                        serde_json::json!({"kafka_offset": offset}),
+                    )
+                })
+                .collect());
         }
         Ok(self
             .offsets

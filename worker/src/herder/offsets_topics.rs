@@ -1,5 +1,6 @@
-//! Active topics (KIP-558) and source offsets of a connector: listing and resetting topics,
-//! and altering or resetting offsets of a STOPPED connector (KIP-875).
+//! Active topics (KIP-558) and offsets of a connector: listing and resetting topics, and
+//! altering or resetting offsets of a STOPPED connector (KIP-875) — a source's in the
+//! offsets topic, a sink's in its consumer group (through the runtime).
 
 use serde_json::Value;
 
@@ -47,13 +48,25 @@ impl Herder {
                     .replace("{name}", name),
             ));
         }
-        if self.info(name)?.kind != "source" {
-            return Err(HerderError::BadRequest(format!(
-                "Changing the offsets of connector {name} is not available: Culvert can alter \
-                 source connector offsets only so far"
-            )));
-        }
         Ok(())
+    }
+
+    /// The runtime and configuration for changing a sink's offsets.
+    fn sink_runtime(
+        &self,
+        name: &str,
+    ) -> Result<Option<(&crate::runtime::Runtime, crate::stores::Properties)>, HerderError> {
+        let config = self.config(name)?;
+        if self.kind_of(&config) != "sink" {
+            return Ok(None);
+        }
+        let runtime = self.runtime.as_ref().ok_or_else(|| {
+            HerderError::BadRequest(format!(
+                "Changing the offsets of sink connector {name} needs the task runtime, which \
+                 this worker does not run"
+            ))
+        })?;
+        Ok(Some((runtime, config)))
     }
 
     /// Writes new offsets (`None` removes a partition's offset) for a STOPPED source
@@ -69,6 +82,16 @@ impl Herder {
             return Err(HerderError::BadRequest(
                 "The offsets to be altered must not be empty".into(),
             ));
+        }
+        if let Some((runtime, config)) = self.sink_runtime(name)? {
+            let parsed = offsets
+                .iter()
+                .map(|(p, o)| sink_partition_offset(p, o.as_ref()))
+                .collect::<Result<Vec<_>, _>>()?;
+            return runtime
+                .alter_sink_offsets(name, &config, parsed)
+                .await
+                .map_err(HerderError::Internal);
         }
         for (partition, offset) in offsets {
             if !partition.is_object() {
@@ -88,6 +111,12 @@ impl Herder {
     pub async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
         let _change = self.change_lock(name).await;
         self.check_offsets_changeable(name)?;
+        if let Some((runtime, config)) = self.sink_runtime(name)? {
+            return runtime
+                .reset_sink_offsets(name, &config)
+                .await
+                .map_err(HerderError::Internal);
+        }
         let partitions: Vec<Value> = self
             .offsets
             .read()
@@ -101,4 +130,47 @@ impl Herder {
         }
         Ok(())
     }
+}
+
+/// A sink partition and offset as KIP-875 writes them: `{"kafka_topic": "t",
+/// "kafka_partition": 0}` and `{"kafka_offset": 5}` or null (reset).
+fn sink_partition_offset(
+    partition: &Value,
+    offset: Option<&Value>,
+) -> Result<(String, i32, Option<i64>), HerderError> {
+    let bad = |what: String| HerderError::BadRequest(what);
+    let topic = partition
+        .get("kafka_topic")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            bad(format!(
+                "A sink partition must name its topic in \"kafka_topic\": {partition}"
+            ))
+        })?;
+    let number = partition
+        .get("kafka_partition")
+        .and_then(Value::as_i64)
+        .and_then(|p| i32::try_from(p).ok())
+        .filter(|p| *p >= 0)
+        .ok_or_else(|| {
+            bad(format!(
+                "A sink partition must give a non-negative integer \"kafka_partition\": \
+                 {partition}"
+            ))
+        })?;
+    let offset = match offset {
+        None | Some(Value::Null) => None,
+        Some(o) => Some(
+            o.get("kafka_offset")
+                .and_then(Value::as_i64)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "A sink offset must be a non-negative integer \"kafka_offset\": {o}"
+                    ))
+                })?,
+        ),
+    };
+    Ok((topic.to_string(), number, offset))
 }

@@ -10,6 +10,7 @@ use crate::stores::Properties;
 /// Every problem with `config` for connector `name`, and the plugin when it resolves.
 pub(crate) async fn problems<'a>(
     registry: &'a PluginRegistry,
+    runtime: Option<&crate::runtime::Runtime>,
     name: &str,
     config: &Properties,
 ) -> Result<(Vec<String>, Option<&'a Plugin>), HerderError> {
@@ -69,7 +70,8 @@ pub(crate) async fn problems<'a>(
     problems.extend(issues.into_iter().map(|(_, message)| message));
     // The framework's keys: converters, errors.*, transforms, sink topics.
     let sink = plugin.kind() == PluginKind::Sink;
-    problems.extend(crate::runtime::TaskSettings::problems(config, sink));
+    let worker = runtime.map(crate::runtime::Runtime::worker_config);
+    problems.extend(crate::runtime::TaskSettings::problems(config, worker, sink));
     Ok((problems, Some(plugin)))
 }
 

@@ -293,7 +293,8 @@ pub(crate) async fn offsets(
 ) -> Result<Json<Value>, RestError> {
     let offsets: Vec<Value> = state
         .herder
-        .offsets(&name)?
+        .offsets(&name)
+        .await?
         .into_iter()
         .map(|(p, o)| json!({"partition": p, "offset": o}))
         .collect();

@@ -12,15 +12,19 @@
 //! - `task` — what every task shares: identity, control channel, status writes.
 //! - `metrics` — Connect's metric groups as Prometheus series.
 //! - `source_task`, `sink_task` — the two task loops.
+//! - `sink_offsets` — a sink's consumer-group offsets for the REST API (KIP-875).
 //! - `transform` — the SMT hook (the chain from `culvert-smt`).
+//! - `topic_creation` — KIP-158 topic creation for sources.
 
 mod converter;
 mod errors;
 mod metrics;
 mod settings;
+mod sink_offsets;
 mod sink_task;
 mod source_task;
 mod task;
+mod topic_creation;
 mod transform;
 
 use std::collections::BTreeMap;
@@ -33,6 +37,7 @@ use tokio::task::JoinHandle;
 
 pub use converter::Converter;
 pub use settings::TaskSettings;
+pub use sink_offsets::SinkOffset;
 use task::{Control, TaskContext};
 
 use crate::config::{ConfigProviders, WorkerConfig};
@@ -131,6 +136,11 @@ impl Runtime {
             }
         });
         runtime
+    }
+
+    /// The worker configuration the runtime runs tasks with.
+    pub fn worker_config(&self) -> &WorkerConfig {
+        &self.inner.worker
     }
 
     /// Asks the reconcile loop to look now.
@@ -340,6 +350,56 @@ impl Runtime {
             }
         }
         metrics::render(&inner.worker_metrics, &views, &states, &connectors)
+    }
+}
+
+impl Runtime {
+    /// A sink connector's consumer group (`consumer.override.group.id`, else
+    /// `connect-<name>`) and topics.
+    fn sink_group(
+        &self,
+        name: &str,
+        config: &Properties,
+    ) -> Result<(String, settings::SinkTopics), String> {
+        let resolved = self.inner.providers.resolve(config)?;
+        let s = TaskSettings::parse(&resolved, &self.inner.worker, true)
+            .map_err(|p| format!("the connector configuration is invalid: {}", p.join("; ")))?;
+        let group = s
+            .consumer
+            .get("group.id")
+            .cloned()
+            .unwrap_or_else(|| format!("connect-{name}"));
+        let topics = s
+            .topics
+            .ok_or_else(|| "the sink names no topics".to_string())?;
+        Ok((group, topics))
+    }
+
+    /// A sink connector's committed consumer offsets.
+    pub async fn sink_offsets(
+        &self,
+        name: &str,
+        config: &Properties,
+    ) -> Result<Vec<SinkOffset>, String> {
+        let (group, topics) = self.sink_group(name, config)?;
+        sink_offsets::read(&self.inner.clients, &group, &topics).await
+    }
+
+    /// Commits new offsets for a stopped sink connector (`None` resets a partition).
+    pub async fn alter_sink_offsets(
+        &self,
+        name: &str,
+        config: &Properties,
+        offsets: Vec<(String, i32, Option<i64>)>,
+    ) -> Result<(), String> {
+        let (group, _) = self.sink_group(name, config)?;
+        sink_offsets::alter(&self.inner.clients, &group, offsets).await
+    }
+
+    /// Deletes a stopped sink connector's consumer group and its offsets.
+    pub async fn reset_sink_offsets(&self, name: &str, config: &Properties) -> Result<(), String> {
+        let (group, _) = self.sink_group(name, config)?;
+        sink_offsets::reset(&self.inner.clients, &group).await
     }
 }
 

@@ -71,6 +71,8 @@ pub struct TaskSettings {
     pub(super) topics: Option<SinkTopics>,
     /// `transforms` / `predicates`.
     pub(super) transforms: std::sync::Arc<culvert_smt::Chain>,
+    /// Source tasks only: `topic.creation.*` when active.
+    pub(super) topic_creation: Option<super::topic_creation::TopicCreation>,
 }
 
 struct Reader<'a> {
@@ -133,6 +135,40 @@ impl Reader<'_> {
         }
         out
     }
+}
+
+/// Client settings the `Principal` override policy lets a connector set.
+const PRINCIPAL_KEYS: [&str; 3] = ["sasl.jaas.config", "sasl.mechanism", "security.protocol"];
+
+/// `producer.override.*`, `consumer.override.*` and `admin.override.*` keys the worker's
+/// `connector.client.config.override.policy` forbids.
+fn override_problems(config: &Properties, policy: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for key in config.keys() {
+        let Some(client_key) = [
+            "producer.override.",
+            "consumer.override.",
+            "admin.override.",
+        ]
+        .iter()
+        .find_map(|p| key.strip_prefix(p)) else {
+            continue;
+        };
+        let allowed = match policy {
+            "None" => false,
+            "Principal" => PRINCIPAL_KEYS.contains(&client_key),
+            _ => true,
+        };
+        if !allowed {
+            problems.push(format!(
+                "Invalid value {} for configuration {key}: the worker's \
+                 connector.client.config.override.policy={policy} does not allow overriding \
+                 {client_key}",
+                config.get(key).map(String::as_str).unwrap_or_default()
+            ));
+        }
+    }
+    problems
 }
 
 fn ms(n: i64) -> Duration {
@@ -244,10 +280,23 @@ impl TaskSettings {
             None
         };
         let mut problems = r.problems;
+        problems.extend(override_problems(
+            config,
+            worker.client_config_override_policy,
+        ));
         let transforms = culvert_smt::Chain::from_config(config).unwrap_or_else(|found| {
             problems.extend(found);
             culvert_smt::Chain::default()
         });
+        let topic_creation = if sink {
+            None
+        } else {
+            super::topic_creation::TopicCreation::parse(config, worker.topic_creation_enable)
+                .unwrap_or_else(|found| {
+                    problems.extend(found);
+                    None
+                })
+        };
         let key_converter = key_converter.unwrap_or_else(|e| {
             problems.push(e);
             Converter::ByteArray
@@ -274,12 +323,16 @@ impl TaskSettings {
             shutdown_timeout: ms(worker.task_shutdown_graceful_timeout_ms),
             topics,
             transforms: std::sync::Arc::new(transforms),
+            topic_creation,
         })
     }
 
-    /// The problems [`TaskSettings::parse`] would find in a connector configuration, with
-    /// Connect's default converters standing in for the worker's.
-    pub fn problems(config: &Properties, sink: bool) -> Vec<String> {
+    /// The problems [`TaskSettings::parse`] would find in a connector configuration on
+    /// `worker` (without one, Connect's defaults stand in for the worker's settings).
+    pub fn problems(config: &Properties, worker: Option<&WorkerConfig>, sink: bool) -> Vec<String> {
+        if let Some(worker) = worker {
+            return Self::parse(config, worker, sink).err().unwrap_or_default();
+        }
         let props = [(
             "bootstrap.servers".to_string(),
             "localhost:9092".to_string(),
@@ -336,6 +389,26 @@ mod tests {
         let problems = TaskSettings::parse(&c, &worker(), true).expect_err("invalid");
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[0].contains("errors.tolerance"));
+    }
+
+    #[test]
+    fn the_override_policy_limits_client_overrides() {
+        let c = config(&[
+            ("producer.override.linger.ms", "5"),
+            ("consumer.override.sasl.mechanism", "PLAIN"),
+        ]);
+        let mut w = worker();
+        assert!(
+            TaskSettings::parse(&c, &w, false).is_ok(),
+            "All allows everything"
+        );
+        w.client_config_override_policy = "Principal";
+        let problems = TaskSettings::parse(&c, &w, false).expect_err("linger.ms refused");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("producer.override.linger.ms"));
+        w.client_config_override_policy = "None";
+        let problems = TaskSettings::parse(&c, &w, false).expect_err("all refused");
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[test]

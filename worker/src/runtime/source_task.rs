@@ -344,6 +344,7 @@ async fn produce(
             .await;
         }
     };
+    ctx.ensure_topic(topic).await?;
     ctx.track_topic(topic).await;
     let mut owned = OwnedHeaders::new_with_capacity(headers.len());
     for h in headers {

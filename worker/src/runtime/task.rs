@@ -40,6 +40,8 @@ pub(super) struct TaskContext {
     track_topics: bool,
     pub(super) metrics: Arc<TaskMetrics>,
     pub(super) worker_metrics: Arc<WorkerMetrics>,
+    /// Topics this task already made sure exist (`topic.creation.*`).
+    ensured: BTreeSet<String>,
 }
 
 impl TaskContext {
@@ -77,6 +79,7 @@ impl TaskContext {
             track_topics,
             metrics,
             worker_metrics,
+            ensured: BTreeSet::new(),
         }
     }
 
@@ -102,6 +105,19 @@ impl TaskContext {
             tracing::warn!(connector = %self.connector, task = self.task, error = %e,
                 "cannot write the task status");
         }
+    }
+
+    /// Creates `topic` per `topic.creation.*` before the task first writes to it.
+    pub(super) async fn ensure_topic(&mut self, topic: &str) -> Result<(), String> {
+        let Some(rules) = &self.settings.topic_creation else {
+            return Ok(());
+        };
+        if self.ensured.contains(topic) {
+            return Ok(());
+        }
+        rules.ensure(&self.clients, topic).await?;
+        self.ensured.insert(topic.to_string());
+        Ok(())
     }
 
     /// Records that the connector used `topic`, the first time it does.

@@ -547,3 +547,179 @@ async fn transforms_run_on_both_sides_and_their_failures_are_dead_lettered() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_offsets_are_read_altered_and_reset_through_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugin_dir(dir.path());
+    let extra = format!(
+        "plugin.path = \"{}\"\noffset.flush.interval.ms = 200\n",
+        plugins.display()
+    );
+    let (_worker, base, _) = start_with(dir.path(), &extra, &[], &[]);
+    let (url, lines) = collector().await;
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let source = json!({"name": "gen", "config": {
+        "connector.class": "datagen", "kafka.topic": "events", "iterations": "100",
+        "max.interval": "0",
+    }});
+    assert_eq!(
+        send(Method::POST, &format!("{base}/connectors"), source).await,
+        201
+    );
+    let sink = json!({"name": "post", "config": {
+        "connector.class": "post-sink", "topics": "events", "url": url, "plugin.allow.hosts": host,
+    }});
+    assert_eq!(
+        send(Method::POST, &format!("{base}/connectors"), sink).await,
+        201
+    );
+    let offsets_url = format!("{base}/connectors/post/offsets");
+    let committed = |offset: i64| {
+        json!({"offsets": [{"partition": {"kafka_topic": "events", "kafka_partition": 0},
+            "offset": {"kafka_offset": offset}}]})
+    };
+    eventually("the sink's offsets at 100", async || {
+        call(Method::GET, &offsets_url).await.1 == committed(100)
+    })
+    .await;
+    assert_eq!(lines.lock().expect("lock").len(), 100);
+
+    // Running connectors' offsets cannot change.
+    let (code, _) = call(Method::DELETE, &offsets_url).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        send(
+            Method::PUT,
+            &format!("{base}/connectors/post/stop"),
+            json!({})
+        )
+        .await,
+        204
+    );
+    let malformed = json!({"offsets": [{"partition": {"kafka_topic": "events"},
+        "offset": {"kafka_offset": 1}}]});
+    assert_eq!(send(Method::PATCH, &offsets_url, malformed).await, 400);
+    let rewind = json!({"offsets": [{"partition": {"kafka_topic": "events", "kafka_partition": 0},
+        "offset": {"kafka_offset": 90}}]});
+    assert_eq!(send(Method::PATCH, &offsets_url, rewind).await, 200);
+    assert_eq!(call(Method::GET, &offsets_url).await.1, committed(90));
+    assert_eq!(
+        send(
+            Method::PUT,
+            &format!("{base}/connectors/post/resume"),
+            json!({})
+        )
+        .await,
+        202
+    );
+    eventually("records 90..99 delivered again", async || {
+        lines.lock().expect("lock").len() == 110
+    })
+    .await;
+    let again: Vec<i64> = lines.lock().expect("lock")[100..]
+        .iter()
+        .map(|l| l[2].as_i64().expect("offset"))
+        .collect();
+    assert_eq!(again, (90..100).collect::<Vec<_>>());
+
+    // A reset deletes the group: everything is delivered once more.
+    eventually("the sink's offsets back at 100", async || {
+        call(Method::GET, &offsets_url).await.1 == committed(100)
+    })
+    .await;
+    assert_eq!(
+        send(
+            Method::PUT,
+            &format!("{base}/connectors/post/stop"),
+            json!({})
+        )
+        .await,
+        204
+    );
+    let (code, body) = call(Method::DELETE, &offsets_url).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        call(Method::GET, &offsets_url).await.1,
+        json!({"offsets": []})
+    );
+    assert_eq!(
+        send(
+            Method::PUT,
+            &format!("{base}/connectors/post/resume"),
+            json!({})
+        )
+        .await,
+        202
+    );
+    eventually("all 100 delivered again", async || {
+        lines.lock().expect("lock").len() == 210
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_topics_are_created_by_topic_creation_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_worker, base, bootstrap) = start_with(dir.path(), "", &[], &[]);
+    for (name, topic) in [("small", "plain-1"), ("big", "big-1")] {
+        let source = json!({"name": name, "config": {
+            "connector.class": "datagen", "kafka.topic": topic, "iterations": "5",
+            "max.interval": "0",
+            "topic.creation.default.partitions": "3",
+            "topic.creation.default.replication.factor": "1",
+            "topic.creation.groups": "large",
+            "topic.creation.large.include": "big-.*",
+            "topic.creation.large.partitions": "5",
+        }});
+        assert_eq!(
+            send(Method::POST, &format!("{base}/connectors"), source).await,
+            201
+        );
+    }
+    let partitions = |topic: &'static str| {
+        let bootstrap = bootstrap.clone();
+        async move {
+            // All topics: asking for one by name could make the broker auto-create it.
+            let out = std::process::Command::new("kcat")
+                .args(["-b", &bootstrap, "-L"])
+                .output()
+                .expect("kcat runs");
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            text.lines()
+                .find_map(|l| {
+                    let rest = l.trim().strip_prefix(&format!("topic \"{topic}\" with "))?;
+                    rest.split_whitespace().next()?.parse::<u32>().ok()
+                })
+                .unwrap_or(0)
+        }
+    };
+    eventually("plain-1 with 3 partitions", async || {
+        partitions("plain-1").await == 3
+    })
+    .await;
+    eventually("big-1 with 5 partitions", async || {
+        partitions("big-1").await == 5
+    })
+    .await;
+    // A bad rule is a validation error naming the key.
+    let bad = json!({"name": "bad", "config": {
+        "connector.class": "datagen", "kafka.topic": "t",
+        "topic.creation.default.partitions": "0",
+        "topic.creation.default.replication.factor": "1",
+    }});
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/connectors"))
+        .json(&bad)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.expect("JSON");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("topic.creation.default.partitions")),
+        "{body}"
+    );
+}
