@@ -71,6 +71,9 @@ pub struct TaskSettings {
     pub(super) topics: Option<SinkTopics>,
     /// `transforms` / `predicates`.
     pub(super) transforms: std::sync::Arc<culvert_smt::Chain>,
+    /// `max.buffered.bytes` (Culvert's): record bytes a task holds at most — a source's
+    /// records awaiting acks, a sink's next batch.
+    pub(super) max_buffered_bytes: usize,
     /// Source tasks only: `topic.creation.*` when active.
     pub(super) topic_creation: Option<super::topic_creation::TopicCreation>,
 }
@@ -231,6 +234,7 @@ impl TaskSettings {
             .unwrap_or(1),
             dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable", false),
         };
+        let max_buffered_bytes = r.int("max.buffered.bytes", 32 << 20, 1024);
         let restart = RestartPolicy {
             enabled: r.bool("task.restart.enable", true),
             initial: ms(r.int("task.restart.backoff.initial.ms", 1000, 0)),
@@ -324,6 +328,7 @@ impl TaskSettings {
             topics,
             transforms: std::sync::Arc::new(transforms),
             topic_creation,
+            max_buffered_bytes: usize::try_from(max_buffered_bytes).unwrap_or(usize::MAX),
         })
     }
 

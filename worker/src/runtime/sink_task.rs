@@ -31,8 +31,6 @@ use crate::stores::State;
 
 /// Records per `put`, at most.
 const MAX_BATCH_RECORDS: usize = 10_000;
-/// Bytes gathered for the next `put`, at most.
-const MAX_BUFFERED_BYTES: usize = 16 << 20;
 /// How long a full next batch waits for a running `put` before the partitions are paused.
 const PAUSE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -312,7 +310,7 @@ impl Sink {
             // With the next batch full, records are no longer taken. Only when the running
             // put takes long are the partitions paused, so the consumer keeps polling (and
             // stays in the group) without buffering more; pausing costs a re-fetch.
-            let full = self.next.bytes >= MAX_BUFFERED_BYTES
+            let full = self.next.bytes >= ctx.settings.max_buffered_bytes
                 || self.next.builder.len() >= MAX_BATCH_RECORDS;
             if !full {
                 full_since = None;
@@ -348,7 +346,7 @@ impl Sink {
                     self.take(ctx, &message).await?;
                     // Take whatever else is already fetched, without waiting.
                     while self.next.builder.len() < MAX_BATCH_RECORDS
-                        && self.next.bytes < MAX_BUFFERED_BYTES
+                        && self.next.bytes < ctx.settings.max_buffered_bytes
                     {
                         match consumer.recv().now_or_never() {
                             Some(Ok(m)) => self.take(ctx, &m).await?,

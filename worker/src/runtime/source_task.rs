@@ -23,13 +23,15 @@ use crate::stores::{State, encode_offset_key};
 
 /// Largest number of records asked of one `poll`.
 const MAX_POLL_RECORDS: u32 = 10_000;
-/// Polled batches whose records may be awaiting acks at once.
-const IN_FLIGHT_BATCHES: usize = 16;
+/// Polled batches whose records may be awaiting acks at once (bytes bound them first).
+const IN_FLIGHT_BATCHES: usize = 64;
 /// Longest wait between polls of a task that had nothing to send.
 const MAX_IDLE: Duration = Duration::from_millis(200);
 
 /// A produced batch awaiting its acks.
 struct InFlight {
+    /// The batch's share of `max.buffered.bytes`, returned once it is acked.
+    _budget: tokio::sync::OwnedSemaphorePermit,
     deliveries: Vec<DeliveryFuture>,
     /// `(n, position)`: committable once the first `n` deliveries are acked.
     checkpoints: Vec<(usize, Position)>,
@@ -191,6 +193,10 @@ async fn poll_loop(
     let mut next_flush = Instant::now() + ctx.settings.offset_flush_interval;
     let mut idle = Duration::from_millis(5);
     let mut paused = ctx.wanted() == Control::Pause;
+    let budget_kib = u32::try_from(ctx.settings.max_buffered_bytes / 1024)
+        .unwrap_or(u32::MAX)
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS as u32);
+    let budget = &Arc::new(tokio::sync::Semaphore::new(budget_kib as usize));
     loop {
         if let Some(failure) = acked
             .lock()
@@ -236,6 +242,14 @@ async fn poll_loop(
             continue;
         };
         idle = Duration::from_millis(5);
+        // Records awaiting acks hold at most max.buffered.bytes (counted in KiB).
+        let kib = u32::try_from(batch.byte_size().div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, budget_kib);
+        let budget = Arc::clone(budget)
+            .acquire_many_owned(kib)
+            .await
+            .map_err(|_| "the in-flight budget closed".to_string())?;
         ctx.metrics.batch(batch.len());
         add(&ctx.metrics.source_polled, batch.len() as u64);
         // deliveries-so-far after each record, to translate the plugin's checkpoints.
@@ -258,6 +272,7 @@ async fn poll_loop(
         );
         to_acker
             .send(InFlight {
+                _budget: budget,
                 deliveries,
                 checkpoints,
             })

@@ -113,6 +113,8 @@ async fn records_flow_source_to_sink_and_bad_ones_are_dead_lettered() {
     let source = json!({"name": "gen", "config": {
         "connector.class": "datagen", "kafka.topic": "orders", "iterations": "2000",
         "max.interval": "0", "batch.size": "300", "tasks.max": "1",
+        // A budget smaller than one batch: one batch in flight at a time, still flowing.
+        "max.buffered.bytes": "4096",
     }});
     assert_eq!(
         send(Method::POST, &format!("{base}/connectors"), source).await,
@@ -124,6 +126,7 @@ async fn records_flow_source_to_sink_and_bad_ones_are_dead_lettered() {
         "plugin.allow.hosts": host, "fail.containing": "7,\"timestamp_ms\"",
         "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "orders-dlq",
         "errors.deadletterqueue.context.headers.enable": "true",
+        "max.buffered.bytes": "8192",
     }});
     assert_eq!(
         send(Method::POST, &format!("{base}/connectors"), sink).await,
