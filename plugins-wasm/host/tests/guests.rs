@@ -54,6 +54,7 @@ async fn a_million_records_flow_from_a_source_through_a_transform_into_a_sink() 
             ("kafka.topic", "numbers"),
             ("iterations", &total),
             ("batch.size", "20000"),
+            ("max.interval", "0"),
         ]),
         &[],
     )

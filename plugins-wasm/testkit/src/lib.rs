@@ -393,7 +393,11 @@ mod tests {
         let h = load("datagen");
         assert_eq!(h.plugin().kind(), PluginKind::Source);
         let mut run = h
-            .source(&[("kafka.topic", "t"), ("iterations", "2500")])
+            .source(&[
+                ("kafka.topic", "t"),
+                ("iterations", "2500"),
+                ("max.interval", "0"),
+            ])
             .expect("start");
         let records = run.poll_all(100).expect("poll");
         assert_eq!(records.len(), 2500);
