@@ -20,7 +20,9 @@ mod transforms;
 
 pub use chain::Chain;
 pub use error::SmtError;
+pub use predicates::CLASSES as PREDICATE_CLASSES;
 pub use record::{Data, Header, Record};
+pub use transforms::CLASSES as TRANSFORM_CLASSES;
 
 /// A single-message transform: one record in, zero (dropped) or one record out.
 pub trait Transform: Send + Sync + std::fmt::Debug {

@@ -15,6 +15,13 @@ pub(crate) enum Part {
 
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
+/// The full class names of the transforms [`build`] knows.
+pub const CLASSES: [&str; 3] = [
+    "org.apache.kafka.connect.transforms.HoistField$Key",
+    "org.apache.kafka.connect.transforms.HoistField$Value",
+    "org.apache.kafka.connect.transforms.RegexRouter",
+];
+
 /// Builds the transform a `type` names (full class name or the simple one).
 pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Transform>>, SmtError> {
     let simple = class.strip_prefix(PACKAGE).unwrap_or(class);

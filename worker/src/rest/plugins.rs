@@ -27,7 +27,9 @@ fn resolve<'a>(state: &'a RestState, class: &str) -> Result<&'a Plugin, RestErro
         })
 }
 
-/// `GET /connector-plugins[?connectorsOnly=false]`: one entry per plugin version.
+/// `GET /connector-plugins[?connectorsOnly=false]`: one entry per plugin version; with
+/// `connectorsOnly=false` also the transform plugins and the worker's own converters,
+/// transforms and predicates.
 pub(crate) async fn list(
     State(state): State<Arc<RestState>>,
     Query(query): Query<BTreeMap<String, String>>,
@@ -36,13 +38,31 @@ pub(crate) async fn list(
     let connectors_only = !query
         .get("connectorsOnly")
         .is_some_and(|v| v.eq_ignore_ascii_case("false"));
-    let entries: Vec<Value> = state
+    let mut entries: Vec<Value> = state
         .herder
         .registry()
         .plugins()
         .filter(|p| !connectors_only || p.kind() != PluginKind::Transform)
         .map(|p| json!({ "class": p.spec().name, "type": p.kind().as_str(), "version": p.spec().version }))
         .collect();
+    if !connectors_only {
+        // The worker's own: converters, transforms and predicates, by Connect class name.
+        let version = env!("CARGO_PKG_VERSION");
+        let builtin = [
+            ("transformation", &culvert_smt::TRANSFORM_CLASSES[..]),
+            ("predicate", &culvert_smt::PREDICATE_CLASSES[..]),
+            ("converter", &crate::runtime::CONVERTER_CLASSES[..]),
+            (
+                "header_converter",
+                &[crate::runtime::HEADER_CONVERTER_CLASS][..],
+            ),
+        ];
+        for (kind, classes) in builtin {
+            for class in classes {
+                entries.push(json!({"class": class, "type": kind, "version": version}));
+            }
+        }
+    }
     Json(Value::Array(entries))
 }
 

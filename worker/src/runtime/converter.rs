@@ -47,6 +47,11 @@ const HEADER_CLASSES: [&str; 5] = [
     "org.apache.kafka.connect.converters.ByteArrayConverter",
 ];
 
+/// The converters' full class names, for plugin listings.
+pub const CONVERTER_CLASSES: [&str; 3] = [JSON_CLASSES[0], STRING_CLASSES[0], BYTES_CLASSES[0]];
+/// The header converter's full class name, for plugin listings.
+pub const HEADER_CONVERTER_CLASS: &str = HEADER_CLASSES[0];
+
 /// The message Connect's JsonConverter gives for a non-envelope with schemas enabled.
 const NOT_ENVELOPE: &str = "JsonConverter with schemas.enable requires \"schema\" and \
     \"payload\" fields and may not contain additional fields. If you are trying to deserialize \

@@ -35,7 +35,7 @@ use culvert_plugin_host::{Grants, PluginKind, PluginRegistry};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use converter::Converter;
+pub use converter::{CONVERTER_CLASSES, Converter, HEADER_CONVERTER_CLASS};
 pub use settings::TaskSettings;
 pub use sink_offsets::SinkOffset;
 use task::{Control, TaskContext};

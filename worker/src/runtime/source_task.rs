@@ -277,7 +277,15 @@ async fn poll_loop(
                 checkpoints,
             })
             .await
-            .map_err(|_| "the acknowledgement tracker stopped".to_string())?;
+            .map_err(|_| {
+                // The tracker stops only when a delivery failed: report that failure.
+                let failure = acked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .failure
+                    .take();
+                failure.unwrap_or_else(|| "the acknowledgement tracker stopped".to_string())
+            })?;
     }
 }
 

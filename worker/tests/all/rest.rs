@@ -103,6 +103,33 @@ async fn plugin_endpoints_answer_like_connect() {
         list.contains(&json!({"class": "datagen", "type": "source", "version": "0.1.0"})),
         "{body}"
     );
+    assert!(
+        list.iter()
+            .all(|p| p["type"] == "source" || p["type"] == "sink")
+    );
+    let url = format!("{base}/connector-plugins?connectorsOnly=FALSE");
+    let (status, body) = call(Method::GET, &url, None).await;
+    assert_eq!(status, 200);
+    let list = body.as_array().expect("array");
+    let version = env!("CARGO_PKG_VERSION");
+    for (class, kind) in [
+        ("org.apache.kafka.connect.json.JsonConverter", "converter"),
+        (
+            "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "header_converter",
+        ),
+        (
+            "org.apache.kafka.connect.transforms.RegexRouter",
+            "transformation",
+        ),
+        (
+            "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            "predicate",
+        ),
+    ] {
+        let entry = json!({"class": class, "type": kind, "version": version});
+        assert!(list.contains(&entry), "{entry} in {body}");
+    }
 
     let (status, body) = call(
         Method::GET,
