@@ -157,14 +157,8 @@ pub(super) async fn run(
     grants: Grants,
     config: Vec<(String, String)>,
 ) -> Result<(), String> {
-    add(&ctx.worker_metrics.task_startup_attempts, 1);
     let started = start_with_retry(&ctx, &plugin, &grants, &config).await;
-    let counter = match &started {
-        Ok(_) => &ctx.worker_metrics.task_startup_successes,
-        Err(_) => &ctx.worker_metrics.task_startup_failures,
-    };
-    add(counter, 1);
-    let instance = started?;
+    let instance = ctx.count_start(started)?;
     let mut props = ctx.settings.consumer.clone();
     props
         .entry("group.id".into())
@@ -198,23 +192,8 @@ pub(super) async fn run(
     consumer
         .subscribe(&refs)
         .map_err(|e| format!("cannot subscribe to {}: {e}", topics.join(",")))?;
-    let errors = ErrorHandler::new(
-        ctx.settings.errors.clone(),
-        &ctx.connector,
-        ctx.task,
-        &ctx.clients,
-        &ctx.settings.producer,
-        Arc::clone(&ctx.metrics),
-    )
-    .await?;
-    // A paused connector's task starts paused: its first status is PAUSED, never RUNNING.
-    let paused = ctx.wanted() == Control::Pause;
-    let initial = if paused {
-        State::Paused
-    } else {
-        State::Running
-    };
-    ctx.set_status(initial, None).await;
+    let errors = ctx.error_handler().await?;
+    let paused = ctx.announce_start().await;
     let mut sink = Sink {
         consumer,
         instance: Some(instance),
@@ -396,21 +375,13 @@ impl Sink {
                 });
             }
         }
-        let key = ctx.settings.key_converter.to_plugin(m.key());
-        let value = ctx.settings.value_converter.to_plugin(m.payload());
-        let (key, value) = match (key, value) {
-            (Ok(k), Ok(v)) => (k, v),
-            (Err(e), _) | (_, Err(e)) => {
-                let stage = if ctx.settings.key_converter.to_plugin(m.key()).is_err() {
-                    Stage::KeyConverter
-                } else {
-                    Stage::ValueConverter
-                };
-                let class = if stage == Stage::KeyConverter {
-                    "key.converter"
-                } else {
-                    "value.converter"
-                };
+        let key = (ctx.settings.key_converter.to_plugin(m.key()))
+            .map_err(|e| (Stage::KeyConverter, "key.converter", e));
+        let value = (ctx.settings.value_converter.to_plugin(m.payload()))
+            .map_err(|e| (Stage::ValueConverter, "value.converter", e));
+        let (key, value) = match key.and_then(|k| value.map(|v| (k, v))) {
+            Ok(kv) => kv,
+            Err((stage, class, e)) => {
                 self.report_consumed((stage, class, &e), m, &headers)
                     .await?;
                 // Skipped: its position was recorded, so it counts as delivered.

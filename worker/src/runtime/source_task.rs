@@ -99,14 +99,8 @@ pub(super) async fn run(
             offset: o.to_string(),
         })
         .collect();
-    add(&ctx.worker_metrics.task_startup_attempts, 1);
     let started = start_with_retry(&ctx, &plugin, &grants, &config, &committed).await;
-    let counter = match &started {
-        Ok(_) => &ctx.worker_metrics.task_startup_successes,
-        Err(_) => &ctx.worker_metrics.task_startup_failures,
-    };
-    add(counter, 1);
-    let mut instance = started?;
+    let mut instance = ctx.count_start(started)?;
     let mut props = ctx.settings.producer.clone();
     props.insert("acks".into(), "all".into());
     props.insert("enable.idempotence".into(), "true".into());
@@ -118,15 +112,7 @@ pub(super) async fn run(
         .config(&props)
         .create()
         .map_err(|e| format!("cannot create the task's producer: {e}"))?;
-    let mut errors = ErrorHandler::new(
-        ctx.settings.errors.clone(),
-        &ctx.connector,
-        ctx.task,
-        &ctx.clients,
-        &ctx.settings.producer,
-        Arc::clone(&ctx.metrics),
-    )
-    .await?;
+    let mut errors = ctx.error_handler().await?;
     let acked = Arc::new(Mutex::new(Acked::default()));
     let (to_acker, batches) = mpsc::channel(IN_FLIGHT_BATCHES);
     let acker = tokio::spawn(ack_loop(
@@ -134,12 +120,7 @@ pub(super) async fn run(
         Arc::clone(&acked),
         Arc::clone(&ctx.metrics),
     ));
-    // A paused connector's task starts paused: its first status is PAUSED, never RUNNING.
-    let initial = match ctx.wanted() {
-        Control::Pause => State::Paused,
-        _ => State::Running,
-    };
-    ctx.set_status(initial, None).await;
+    ctx.announce_start().await;
     let outcome = poll_loop(
         &mut ctx,
         &mut instance,
@@ -342,30 +323,13 @@ async fn produce(
         ),
         None => (record.topic, record.key, record.value, record.timestamp_ms),
     };
-    let key = ctx.settings.key_converter.to_kafka(key);
-    let value = ctx.settings.value_converter.to_kafka(value);
-    let (key, value) = match (key, value) {
-        (Ok(k), Ok(v)) => (k, v),
-        (Err(e), _) => {
-            return skip(
-                ctx,
-                errors,
-                record,
-                &original_headers,
-                failed(Stage::KeyConverter, "key.converter", &e),
-            )
-            .await;
-        }
-        (_, Err(e)) => {
-            return skip(
-                ctx,
-                errors,
-                record,
-                &original_headers,
-                failed(Stage::ValueConverter, "value.converter", &e),
-            )
-            .await;
-        }
+    let key = (ctx.settings.key_converter.to_kafka(key))
+        .map_err(|e| failed(Stage::KeyConverter, "key.converter", &e));
+    let value = (ctx.settings.value_converter.to_kafka(value))
+        .map_err(|e| failed(Stage::ValueConverter, "value.converter", &e));
+    let (key, value) = match key.and_then(|k| value.map(|v| (k, v))) {
+        Ok(kv) => kv,
+        Err(why) => return skip(ctx, errors, record, &original_headers, why).await,
     };
     ctx.ensure_topic(topic).await?;
     ctx.track_topic(topic).await;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::metrics::{TaskMetrics, WorkerMetrics};
+use super::errors::ErrorHandler;
+use super::metrics::{TaskMetrics, WorkerMetrics, add};
 use super::settings::TaskSettings;
 use crate::stores::{
     ClientSettings, OffsetState, State, Status, StatusKey, StatusState, Store, encode_topic_status,
@@ -81,6 +82,46 @@ impl TaskContext {
             worker_metrics,
             ensured: BTreeSet::new(),
         }
+    }
+
+    /// Counts a task start (`task-startup-*` metrics) and passes its outcome on.
+    pub(super) fn count_start<T>(&self, started: Result<T, String>) -> Result<T, String> {
+        let w = &self.worker_metrics;
+        add(&w.task_startup_attempts, 1);
+        add(
+            match &started {
+                Ok(_) => &w.task_startup_successes,
+                Err(_) => &w.task_startup_failures,
+            },
+            1,
+        );
+        started
+    }
+
+    /// The task's error handler (creating its dead-letter topic when one is configured).
+    pub(super) async fn error_handler(&self) -> Result<ErrorHandler, String> {
+        ErrorHandler::new(
+            self.settings.errors.clone(),
+            &self.connector,
+            self.task,
+            &self.clients,
+            &self.settings.producer,
+            Arc::clone(&self.metrics),
+        )
+        .await
+    }
+
+    /// Writes the first status of a started task: PAUSED for a paused connector (never a
+    /// passing RUNNING), RUNNING otherwise. Returns whether it starts paused.
+    pub(super) async fn announce_start(&self) -> bool {
+        let paused = self.wanted() == Control::Pause;
+        let state = if paused {
+            State::Paused
+        } else {
+            State::Running
+        };
+        self.set_status(state, None).await;
+        paused
     }
 
     /// The control's current value.

@@ -93,6 +93,43 @@ fn promtool_accepts(metrics: &str) {
     );
 }
 
+/// A worker with the `post-sink` plugin installed and an HTTP collector for it.
+struct Rig {
+    _worker: crate::standalone::Worker,
+    base: String,
+    bootstrap: String,
+    /// The collector's URL and its `host:port` (for `plugin.allow.hosts`).
+    url: String,
+    host: String,
+    lines: Arc<Mutex<Vec<Value>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a [`Rig`]; `flush_ms` sets `offset.flush.interval.ms`.
+async fn rig(flush_ms: Option<u64>) -> Rig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugin_dir(dir.path());
+    let mut extra = format!("plugin.path = \"{}\"\n", plugins.display());
+    if let Some(ms) = flush_ms {
+        extra.push_str(&format!("offset.flush.interval.ms = {ms}\n"));
+    }
+    let (worker, base, bootstrap) = start_with(dir.path(), &extra, &[], &[]);
+    let (url, lines) = collector().await;
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    Rig {
+        _worker: worker,
+        base,
+        bootstrap,
+        url,
+        host,
+        lines,
+        _dir: dir,
+    }
+}
+
 fn counter_of(line: &Value) -> u64 {
     let value: Value = serde_json::from_str(line[4].as_str().expect("value text")).expect("JSON");
     value["payload"]["counter"].as_u64().expect("counter")
@@ -100,15 +137,8 @@ fn counter_of(line: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_flow_source_to_sink_and_bad_ones_are_dead_lettered() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = plugin_dir(dir.path());
-    let extra = format!(
-        "plugin.path = \"{}\"\noffset.flush.interval.ms = 300\n",
-        plugins.display()
-    );
-    let (mut child, base, bootstrap) = start_with(dir.path(), &extra, &[], &[]);
-    let (url, lines) = collector().await;
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let r = rig(Some(300)).await;
+    let (base, bootstrap, url, host, lines) = (&r.base, &r.bootstrap, &r.url, &r.host, &r.lines);
 
     let source = json!({"name": "gen", "config": {
         "connector.class": "datagen", "kafka.topic": "orders", "iterations": "2000",
@@ -151,7 +181,7 @@ async fn records_flow_source_to_sink_and_bad_ones_are_dead_lettered() {
     let dlq = std::process::Command::new("kcat")
         .args([
             "-b",
-            &bootstrap,
+            bootstrap,
             "-C",
             "-t",
             "orders-dlq",
@@ -251,18 +281,12 @@ async fn records_flow_source_to_sink_and_bad_ones_are_dead_lettered() {
         value("culvert_worker_connector_tasks{connector=\"post\",state=\"RUNNING\"}"),
         1.0
     );
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_failing_without_tolerance_restarts_with_backoff_then_stays_failed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = plugin_dir(dir.path());
-    let extra = format!("plugin.path = \"{}\"\n", plugins.display());
-    let (mut child, base, _) = start_with(dir.path(), &extra, &[], &[]);
-    let (url, _lines) = collector().await;
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let r = rig(None).await;
+    let (base, url, host) = (&r.base, &r.url, &r.host);
     let source = json!({"name": "gen", "config": {
         "connector.class": "datagen", "kafka.topic": "events", "iterations": "50",
         "max.interval": "0",
@@ -324,8 +348,6 @@ async fn a_task_failing_without_tolerance_restarts_with_backoff_then_stays_faile
         trace.contains("(restart 1 in 300 ms")
     })
     .await;
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
 }
 
 /// Per datagen key (`"T:N"`), how often it arrived; every arrival's value must carry the
@@ -453,15 +475,8 @@ async fn every_record_arrives_despite_repeated_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transforms_run_on_both_sides_and_their_failures_are_dead_lettered() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = plugin_dir(dir.path());
-    let extra = format!(
-        "plugin.path = \"{}\"\noffset.flush.interval.ms = 300\n",
-        plugins.display()
-    );
-    let (_worker, base, bootstrap) = start_with(dir.path(), &extra, &[], &[]);
-    let (url, lines) = collector().await;
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let r = rig(Some(300)).await;
+    let (base, bootstrap, url, host, lines) = (&r.base, &r.bootstrap, &r.url, &r.host, &r.lines);
     // Source side: the topic is rerouted; keys leave as plain text (StringConverter).
     let source = json!({"name": "gen", "config": {
         "connector.class": "datagen", "kafka.topic": "orders", "iterations": "30",
@@ -516,7 +531,7 @@ async fn transforms_run_on_both_sides_and_their_failures_are_dead_lettered() {
     eventually("30 dead letters", async || {
         let out = std::process::Command::new("kcat")
             .args([
-                "-b", &bootstrap, "-C", "-t", "bad-dlq", "-e", "-q", "-f", "%k\t%h\n",
+                "-b", bootstrap, "-C", "-t", "bad-dlq", "-e", "-q", "-f", "%k\t%h\n",
             ])
             .output()
             .expect("kcat runs");
@@ -553,15 +568,8 @@ async fn transforms_run_on_both_sides_and_their_failures_are_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sink_offsets_are_read_altered_and_reset_through_rest() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = plugin_dir(dir.path());
-    let extra = format!(
-        "plugin.path = \"{}\"\noffset.flush.interval.ms = 200\n",
-        plugins.display()
-    );
-    let (_worker, base, _) = start_with(dir.path(), &extra, &[], &[]);
-    let (url, lines) = collector().await;
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let r = rig(Some(200)).await;
+    let (base, url, host, lines) = (&r.base, &r.url, &r.host, &r.lines);
     let source = json!({"name": "gen", "config": {
         "connector.class": "datagen", "kafka.topic": "events", "iterations": "100",
         "max.interval": "0",
