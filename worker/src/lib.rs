@@ -3,11 +3,12 @@
 //! It holds the command line ([`cli`]), configuration loading and the typed worker
 //! configuration ([`config`]), the internal topics' stores ([`stores`]), the connectors'
 //! lifecycle ([`herder`]), the task runtime ([`runtime`]), the REST API ([`rest`]) and the
-//! connector components built into the binary ([`builtin`]). Cluster membership lands with
-//! its issue; see ARCHITECTURE.md for the map.
+//! connector components built into the binary ([`builtin`]). Distributed mode ([`cluster`])
+//! lands piece by piece; see ARCHITECTURE.md for the map.
 
 pub mod builtin;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod herder;
 pub mod logging;
