@@ -274,7 +274,8 @@ impl Sink {
                 }
                 Control::Run if self.paused => {
                     self.paused = false;
-                    self.set_paused(false);
+                    // Still paused when a slow put holds a full batch.
+                    self.set_paused(self.buffer_paused);
                     ctx.set_status(State::Running, None).await;
                 }
                 _ => {}
