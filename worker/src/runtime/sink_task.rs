@@ -343,6 +343,12 @@ impl Sink {
         }
     }
 
+    /// The state shared with the rebalance callback.
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        let context = self.consumer.context();
+        context.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn set_paused(&self, pause: bool) {
         let Ok(assignment) = self.consumer.assignment() else {
             return;
@@ -595,12 +601,7 @@ impl Sink {
         };
         let mut commit = BTreeMap::new();
         {
-            let mut shared = self
-                .consumer
-                .context()
-                .shared
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut shared = self.shared();
             for d in durable {
                 let tp = (d.topic, d.partition);
                 // The periodic path skips unchanged offsets; closing commits all again.
@@ -641,30 +642,22 @@ impl Sink {
         add(&m.offset_commits, 1);
         let took = started.elapsed().as_micros() as u64;
         time(&m.offset_commit_time_us, &m.offset_commit_time_max_us, took);
-        let mut shared = self
-            .consumer
-            .context()
-            .shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        for (tp, o) in commit {
-            if shared.durable.get(&tp) == Some(&o) {
-                shared.durable.remove(&tp);
+        {
+            let mut shared = self.shared();
+            for (tp, o) in &commit {
+                if shared.durable.get(tp) == Some(o) {
+                    shared.durable.remove(tp);
+                }
             }
-            self.committed.insert(tp, o);
         }
+        self.committed.extend(commit);
         Ok(())
     }
 
     /// Applies rebalance events: `open` for new partitions, `close` for revoked ones.
     async fn rebalanced(&mut self, ctx: &TaskContext) -> Result<(), String> {
         let (assigned, revoked) = {
-            let mut shared = self
-                .consumer
-                .context()
-                .shared
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut shared = self.shared();
             (
                 std::mem::take(&mut shared.assigned),
                 std::mem::take(&mut shared.revoked),
