@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod broker;
+mod node;
 mod plugins;
 mod standalone;
+mod worker;
 
 /// Culvert: a Kafka-Connect-compatible integration worker with WebAssembly connectors.
 #[derive(Debug, Parser)]
@@ -36,9 +38,12 @@ pub enum Command {
     },
     /// A distributed worker joining a cluster.
     Worker {
-        /// Worker config file (TOML, JSON or YAML).
+        /// Worker config file (TOML, JSON or YAML) with Kafka Connect key names.
         #[arg(long)]
         config: PathBuf,
+        /// Directory for the worker's local cache (compiled plugins).
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
     },
     /// The Kafka-compatible broker alone (127.0.0.1:9092, ./data unless configured).
     Broker {
@@ -103,7 +108,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             })
             .await
         }
-        Command::Worker { .. } => not_available("worker", "distributed mode"),
+        Command::Worker { config, data_dir } => {
+            worker::run(worker::Options { config, data_dir }).await
+        }
         Command::Broker { config } => broker::run(config.as_deref()).await,
         Command::Apply { .. } => not_available("apply", "the REST API that apply drives"),
     }

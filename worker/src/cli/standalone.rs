@@ -9,22 +9,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use culvert_log_engine::{BrokerConfig, RunningBroker};
-use culvert_plugin_host::{PluginEngine, PluginLimits, PluginRegistry};
 use serde_json::Value;
 
 use super::broker::wait_for_signal;
-use crate::builtin;
-use crate::config::{ConfigProviders, Mode, WorkerConfig, load_properties};
+use crate::cluster::Lease;
+use crate::config::{Mode, WorkerConfig, load_properties};
 use crate::herder::Herder;
 use crate::rest::{RestState, router};
 use crate::runtime::{Runtime, RuntimeParts};
-use crate::stores::{ClientSettings, Properties, Store, TopicLog};
-
-/// How often the stores pick up records written by others (tools, other processes).
-const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+use crate::stores::Properties;
 
 /// What `standalone` was asked to do.
 #[derive(Debug)]
@@ -36,7 +31,7 @@ pub(crate) struct Options {
 }
 
 /// Reads a connector file: `{"name": ..., "config": {...}}` or a flat map with `name`.
-fn connector_file(path: &Path) -> Result<(String, Properties), String> {
+pub(crate) fn connector_file(path: &Path) -> Result<(String, Properties), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let json: Value =
@@ -81,20 +76,6 @@ fn connector_file(path: &Path) -> Result<(String, Properties), String> {
     Ok((name, props))
 }
 
-async fn open_store<S: crate::stores::Apply>(
-    clients: &ClientSettings,
-    settings: &crate::config::TopicSettings,
-    role: &str,
-    single: bool,
-) -> Result<Arc<Store<S>>, String> {
-    let log = TopicLog::open(clients, settings, role, single)
-        .await
-        .map_err(|e| e.to_string())?;
-    let store = Store::load(log).await.map_err(|e| e.to_string())?;
-    store.follow(FOLLOW_EVERY);
-    Ok(store)
-}
-
 /// What `start` brought up.
 struct Started {
     broker: RunningBroker,
@@ -120,74 +101,34 @@ async fn start(options: &Options) -> Result<Started, String> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let providers = ConfigProviders::new(&config.config_providers)?;
-    let clients = ClientSettings {
-        bootstrap_servers: broker.bootstrap(),
-        producer: config.producer.clone(),
-        consumer: config.consumer.clone(),
-        admin: config.admin.clone(),
-    };
-    let configs = open_store(&clients, &config.config_topic, "config.storage.topic", true).await?;
-    let statuses = open_store(
-        &clients,
-        &config.status_topic,
-        "status.storage.topic",
-        false,
-    )
-    .await?;
-    let offsets = open_store(
-        &clients,
-        &config.offset_topic,
-        "offset.storage.topic",
-        false,
-    )
-    .await?;
-    let engine = PluginEngine::with_cache(
-        PluginLimits::default(),
-        Some(&options.data_dir.join("plugin-cache")),
-    )
-    .map_err(|e| e.to_string())?;
-    let registry = PluginRegistry::load(&engine, &builtin::components(), &config.plugin_path).await;
-    for problem in registry.problems() {
-        tracing::warn!(origin = %problem.origin, error = %problem.error, "skipped a plugin");
-    }
-    let listener = config
-        .listeners
-        .first()
-        .ok_or_else(|| "no REST listener configured".to_string())?;
-    let host = listener.host.clone().unwrap_or_else(|| "0.0.0.0".into());
-    let rest = tokio::net::TcpListener::bind((host.as_str(), listener.port))
-        .await
-        .map_err(|e| format!("cannot listen on {host}:{}: {e}", listener.port))?;
-    let port = rest.local_addr().map_err(|e| e.to_string())?.port();
-    let advertised_host = config.rest_advertised_host_name.clone().unwrap_or_else(|| {
-        if host == "0.0.0.0" {
-            "127.0.0.1".into()
-        } else {
-            host.clone()
-        }
-    });
-    let advertised_port = config.rest_advertised_port.unwrap_or(port);
-    let worker_id = format!("{advertised_host}:{advertised_port}");
-    let registry = Arc::new(registry);
+    let node = super::node::assemble(&config, &options.data_dir.join("plugin-cache")).await?;
+    let worker_id = node.worker_id.clone();
     let runtime = Runtime::start(RuntimeParts {
-        registry: Arc::clone(&registry),
+        registry: Arc::clone(&node.registry),
         worker: config.clone(),
-        clients,
-        configs: Arc::clone(&configs),
-        statuses: Arc::clone(&statuses),
-        offsets: Arc::clone(&offsets),
-        providers: providers.clone(),
+        clients: node.clients,
+        configs: Arc::clone(&node.configs),
+        statuses: Arc::clone(&node.statuses),
+        offsets: Arc::clone(&node.offsets),
+        providers: node.providers.clone(),
         worker_id: worker_id.clone(),
+        lease: Lease::unlimited(),
+        clustered: false,
     });
     let herder = Arc::new(
-        Herder::new(worker_id, registry, configs, statuses, offsets)
-            .with_runtime(runtime.clone())
-            .with_topic_tracking(
-                config.topic_tracking_enable,
-                config.topic_tracking_allow_reset,
-            )
-            .with_config_providers(providers),
+        Herder::new(
+            worker_id,
+            node.registry,
+            node.configs,
+            node.statuses,
+            node.offsets,
+        )
+        .with_runtime(runtime.clone())
+        .with_topic_tracking(
+            config.topic_tracking_enable,
+            config.topic_tracking_allow_reset,
+        )
+        .with_config_providers(node.providers),
     );
     for path in &options.connectors {
         let (name, props) = connector_file(path)?;
@@ -200,8 +141,8 @@ async fn start(options: &Options) -> Result<Started, String> {
         broker,
         herder,
         runtime,
-        rest,
-        plugin_metrics: engine.metrics(),
+        rest: node.rest,
+        plugin_metrics: node.plugin_metrics,
     })
 }
 

@@ -5,8 +5,10 @@
 //! Culvert-specific decisions (recorded in ARCHITECTURE.md): `key.converter` and
 //! `value.converter` default to `JsonConverter` (Connect requires them); standalone mode
 //! fills `group.id` and the three internal topic names with defaults, and replication
-//! factors default to 1 there (one embedded broker); `scheduled.rebalance.max.delay.ms`
-//! defaults to 10 s instead of Connect's 5 minutes, so a lost worker's tasks move quickly.
+//! factors default to 1 there (one embedded broker); failover defaults are fast:
+//! `session.timeout.ms` 3 s and `heartbeat.interval.ms` 1 s (Connect: 10 s and 3 s), and
+//! `scheduled.rebalance.max.delay.ms` 0 (Connect: 5 minutes), so a lost worker's tasks run
+//! elsewhere within seconds; `group.instance.id` gives a restarting worker its work back.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -81,6 +83,11 @@ pub struct WorkerConfig {
     pub header_converter_props: BTreeMap<String, String>,
     pub heartbeat_interval_ms: i64,
     pub session_timeout_ms: i64,
+    /// `session.timeout.ms` was not set: a broker's higher minimum may raise it.
+    pub session_timeout_defaulted: bool,
+    /// `group.instance.id`: static membership (a restart within the session keeps the
+    /// work).
+    pub group_instance_id: Option<String>,
     pub rebalance_timeout_ms: i64,
     pub worker_sync_timeout_ms: i64,
     pub worker_unsync_backoff_ms: i64,
@@ -284,8 +291,10 @@ impl WorkerConfig {
         let key_converter_props = r.prefixed("key.converter.");
         let value_converter_props = r.prefixed("value.converter.");
         let header_converter_props = r.prefixed("header.converter.");
-        let heartbeat_interval_ms = r.int("heartbeat.interval.ms", 3000, 1, MAX_MS);
-        let session_timeout_ms = r.int("session.timeout.ms", 10_000, 1, MAX_MS);
+        let heartbeat_interval_ms = r.int("heartbeat.interval.ms", 1000, 1, MAX_MS);
+        let session_timeout_ms = r.int("session.timeout.ms", 3000, 1, MAX_MS);
+        let session_timeout_defaulted = !props.contains_key("session.timeout.ms");
+        let group_instance_id = r.optional("group.instance.id").filter(|s| !s.is_empty());
         if heartbeat_interval_ms >= session_timeout_ms {
             r.invalid(
                 "heartbeat.interval.ms",
@@ -297,7 +306,7 @@ impl WorkerConfig {
         let worker_sync_timeout_ms = r.int("worker.sync.timeout.ms", 3000, 1, MAX_MS);
         let worker_unsync_backoff_ms = r.int("worker.unsync.backoff.ms", 300_000, 0, MAX_MS);
         let scheduled_rebalance_max_delay_ms =
-            r.int("scheduled.rebalance.max.delay.ms", 10_000, 0, MAX_MS);
+            r.int("scheduled.rebalance.max.delay.ms", 0, 0, MAX_MS);
         let connect_protocol = r.choice(
             "connect.protocol",
             "sessioned",
@@ -394,6 +403,8 @@ impl WorkerConfig {
                 header_converter_props,
                 heartbeat_interval_ms,
                 session_timeout_ms,
+                session_timeout_defaulted,
+                group_instance_id,
                 rebalance_timeout_ms,
                 worker_sync_timeout_ms,
                 worker_unsync_backoff_ms,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use culvert_plugin_host::{Plugin, PluginKind, PluginRegistry};
 
+use crate::cluster::ClusterView;
 use crate::config::ConfigProviders;
 use crate::runtime::Runtime;
 
@@ -86,6 +87,11 @@ pub struct Herder {
     providers: ConfigProviders,
     /// Runs the tasks, when this worker runs any.
     runtime: Option<Runtime>,
+    /// In distributed mode: the cluster view and the membership loop's waker.
+    cluster: Option<(
+        Arc<std::sync::RwLock<ClusterView>>,
+        Arc<tokio::sync::Notify>,
+    )>,
 }
 
 impl Herder {
@@ -108,6 +114,7 @@ impl Herder {
             topic_tracking: (true, true),
             providers: ConfigProviders::default(),
             runtime: None,
+            cluster: None,
         }
     }
 
@@ -122,11 +129,37 @@ impl Herder {
         self.runtime.as_ref()
     }
 
-    /// Tells the runtime the config topic changed.
+    /// Tells the runtime (and, in a cluster, the membership loop) the config topic changed.
     fn wake_runtime(&self) {
         if let Some(r) = &self.runtime {
             r.wake();
         }
+        if let Some((_, wake)) = &self.cluster {
+            wake.notify_one();
+        }
+    }
+
+    /// Joins the herder to a cluster: `view` says who leads, `wake` is woken after every
+    /// config write so the leader reassigns new work at once.
+    pub fn with_cluster(
+        mut self,
+        view: Arc<std::sync::RwLock<ClusterView>>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        self.cluster = Some((view, wake));
+        self
+    }
+
+    /// The cluster's state as this worker sees it, in distributed mode.
+    pub fn cluster(&self) -> Option<ClusterView> {
+        self.cluster
+            .as_ref()
+            .map(|(view, _)| view.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// The advertised `host:port` of this worker.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
     }
 
     /// Uses the worker's config providers (`config.providers`).

@@ -27,8 +27,9 @@ mod task;
 mod topic_creation;
 mod transform;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use culvert_plugin_host::{Grants, PluginKind, PluginRegistry};
@@ -38,8 +39,10 @@ use tokio::task::JoinHandle;
 pub use converter::{CONVERTER_CLASSES, Converter, HEADER_CONVERTER_CLASS};
 pub use settings::TaskSettings;
 pub use sink_offsets::SinkOffset;
-use task::{Control, TaskContext};
+use task::{Control, Identity, TaskContext};
 
+use crate::cluster::Lease;
+use crate::cluster::protocol::{CONNECTOR_TASK, Work};
 use crate::config::{ConfigProviders, WorkerConfig};
 use crate::stores::{
     ClientSettings, ConfigState, OffsetState, Properties, State, StatusState, Store, TargetState,
@@ -67,7 +70,7 @@ pub struct Runtime {
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("worker_id", &self.inner.worker_id)
+            .field("worker_id", &self.inner.identity.worker_id)
             .finish_non_exhaustive()
     }
 }
@@ -80,8 +83,11 @@ struct Inner {
     statuses: Arc<Store<StatusState>>,
     offsets: Arc<Store<OffsetState>>,
     providers: ConfigProviders,
-    worker_id: String,
-    generation: i32,
+    identity: Identity,
+    /// The work the cluster assigned this worker; `None` runs everything (standalone).
+    assignment: std::sync::Mutex<Option<BTreeSet<(String, i32)>>>,
+    /// Assigned connectors whose status this worker announced, with the target state.
+    announced: Mutex<BTreeMap<String, TargetState>>,
     tasks: Mutex<BTreeMap<TaskKey, Running>>,
     wake: Notify,
     shutting_down: std::sync::atomic::AtomicBool,
@@ -100,6 +106,10 @@ pub struct RuntimeParts {
     pub offsets: Arc<Store<OffsetState>>,
     pub providers: ConfigProviders,
     pub worker_id: String,
+    /// Writes happen only while it is valid (`Lease::unlimited()` for standalone).
+    pub lease: Arc<Lease>,
+    /// In a cluster: run nothing until `assign` says what (standalone runs everything).
+    pub clustered: bool,
 }
 
 impl Runtime {
@@ -114,8 +124,13 @@ impl Runtime {
                 statuses: parts.statuses,
                 offsets: parts.offsets,
                 providers: parts.providers,
-                worker_id: parts.worker_id,
-                generation: 0,
+                identity: Identity {
+                    worker_id: parts.worker_id,
+                    generation: Arc::new(AtomicI32::new(0)),
+                    lease: parts.lease,
+                },
+                assignment: std::sync::Mutex::new(parts.clustered.then(BTreeSet::new)),
+                announced: Mutex::new(BTreeMap::new()),
                 tasks: Mutex::new(BTreeMap::new()),
                 wake: Notify::new(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
@@ -148,18 +163,56 @@ impl Runtime {
         self.inner.wake.notify_one();
     }
 
-    /// Makes the running tasks match the config topic.
+    /// Runs only `work` from now on (`None`: everything configured), as of cluster
+    /// `generation`; returns once revoked tasks have stopped and new ones started.
+    pub async fn assign(&self, work: Option<&Work>, generation: i32) {
+        let items = work.map(|w| {
+            w.iter()
+                .flat_map(|(c, ts)| ts.iter().map(move |t| (c.clone(), *t)))
+                .collect()
+        });
+        *self
+            .inner
+            .assignment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = items;
+        self.inner
+            .identity
+            .generation
+            .store(generation, Ordering::SeqCst);
+        self.reconcile().await;
+    }
+
+    fn is_assigned(&self, connector: &str, task: i32) -> bool {
+        let assignment = self
+            .inner
+            .assignment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        assignment
+            .as_ref()
+            .is_none_or(|a| a.contains(&(connector.to_string(), task)))
+    }
+
+    /// Makes the running tasks match the config topic (and the assignment).
     pub async fn reconcile(&self) {
         let inner = &self.inner;
         let mut desired: BTreeMap<TaskKey, (Properties, Properties, TargetState)> = BTreeMap::new();
+        let mut connectors: BTreeMap<String, TargetState> = BTreeMap::new();
         {
             let state = inner.configs.read();
             for (name, config) in state.connectors() {
                 let target = state.target_state(name);
+                if self.is_assigned(name, CONNECTOR_TASK) {
+                    connectors.insert(name.to_string(), target);
+                }
                 if target == TargetState::Stopped {
                     continue;
                 }
                 for (i, task) in state.tasks(name).iter().enumerate() {
+                    if !self.is_assigned(name, i as i32) {
+                        continue;
+                    }
                     desired.insert(
                         (name.to_string(), i as u32),
                         (config.clone(), task.clone(), target),
@@ -186,10 +239,16 @@ impl Runtime {
             })
             .map(|(key, _)| key.clone())
             .collect();
-        for key in outdated {
-            if let Some(running) = tasks.remove(&key) {
-                self.stop_task(&key, running).await;
-            }
+        // Stopped together: a revocation of many tasks takes one grace period, not many.
+        let stopping: Vec<(TaskKey, Running)> = outdated
+            .into_iter()
+            .filter_map(|key| tasks.remove(&key).map(|running| (key, running)))
+            .collect();
+        let stops = stopping.into_iter().map(|(key, running)| async move {
+            self.stop_task(&key, running).await;
+            key
+        });
+        for key in futures_util::future::join_all(stops).await {
             if !desired.contains_key(&key) {
                 inner.task_metrics_of(&key, false);
             }
@@ -224,6 +283,48 @@ impl Runtime {
                     supervisor,
                 },
             );
+        }
+        drop(tasks);
+        self.announce_connectors(connectors).await;
+    }
+
+    /// In a cluster, the worker assigned a connector reports its state: RUNNING, PAUSED or
+    /// STOPPED after its target state, when it gains the connector or the target changes.
+    /// A FAILED status (the plugin could not produce task configs) is left standing.
+    async fn announce_connectors(&self, connectors: BTreeMap<String, TargetState>) {
+        let inner = &self.inner;
+        let clustered = inner
+            .assignment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let mut announced = inner.announced.lock().await;
+        announced.retain(|name, _| connectors.contains_key(name));
+        if !clustered || !inner.identity.lease.is_valid() {
+            return;
+        }
+        for (name, target) in connectors {
+            if announced.get(&name) == Some(&target) {
+                continue;
+            }
+            let failed = inner
+                .statuses
+                .read()
+                .connector(&name)
+                .is_some_and(|s| s.state == State::Failed);
+            if !failed {
+                let state = match target {
+                    TargetState::Started => State::Running,
+                    TargetState::Paused => State::Paused,
+                    TargetState::Stopped => State::Stopped,
+                };
+                let key = crate::stores::StatusKey::Connector(name.clone());
+                inner
+                    .identity
+                    .write_status(&inner.statuses, key, state, None)
+                    .await;
+            }
+            announced.insert(name, target);
         }
     }
 
@@ -271,22 +372,7 @@ impl Runtime {
             key
         });
         for key in futures_util::future::join_all(stops).await {
-            let ctx_status = crate::stores::Status {
-                state: State::Unassigned,
-                trace: None,
-                worker_id: self.inner.worker_id.clone(),
-                generation: self.inner.generation,
-            };
-            let status_key = crate::stores::StatusKey::Task(key.0.clone(), key.1).encode();
-            if let Err(e) = self
-                .inner
-                .statuses
-                .write(status_key.as_bytes(), Some(&ctx_status.encode()))
-                .await
-            {
-                tracing::warn!(connector = %key.0, task = key.1, error = %e,
-                    "cannot mark the task UNASSIGNED");
-            }
+            write_status(&self.inner, &key, State::Unassigned, None).await;
         }
     }
 }
@@ -488,20 +574,11 @@ async fn supervise(
 }
 
 async fn write_status(inner: &Inner, key: &TaskKey, state: State, trace: Option<String>) {
-    let status = crate::stores::Status {
-        state,
-        trace,
-        worker_id: inner.worker_id.clone(),
-        generation: inner.generation,
-    };
-    let status_key = crate::stores::StatusKey::Task(key.0.clone(), key.1).encode();
-    if let Err(e) = inner
-        .statuses
-        .write(status_key.as_bytes(), Some(&status.encode()))
-        .await
-    {
-        tracing::warn!(connector = %key.0, task = key.1, error = %e, "cannot write the task status");
-    }
+    let status_key = crate::stores::StatusKey::Task(key.0.clone(), key.1);
+    inner
+        .identity
+        .write_status(&inner.statuses, status_key, state, trace)
+        .await;
 }
 
 /// One run of a task: resolve its configuration and plugin, then run the loop.
@@ -569,7 +646,7 @@ async fn run_once(
         settings,
         inner.clients.clone(),
         (Arc::clone(&inner.statuses), Arc::clone(&inner.offsets)),
-        (inner.worker_id.clone(), inner.generation),
+        inner.identity.clone(),
         control,
         inner.worker.topic_tracking_enable,
         (task_metrics, Arc::clone(&inner.worker_metrics)),

@@ -240,6 +240,9 @@ async fn start_with_retry(
     }
 }
 
+/// How often a sink waiting for the worker's lease looks again.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 struct Sink {
     consumer: Arc<Consumed>,
     /// The plugin instance while no `put` runs.
@@ -280,7 +283,9 @@ impl Sink {
                 }
                 _ => {}
             }
-            if self.putting.is_none() {
+            // Nothing reaches the external system while the worker's lease is void.
+            let may_write = ctx.identity.lease.is_valid();
+            if self.putting.is_none() && may_write {
                 if !self.next.builder.is_empty() {
                     self.start_put(&ctx.metrics);
                 } else {
@@ -321,6 +326,7 @@ impl Sink {
                     self.after_put(ctx, &batch, &originals, result).await?;
                 }
                 _ = tokio::time::sleep_until(pause_at), if !receive => {}
+                _ = tokio::time::sleep(LEASE_POLL), if !may_write => {}
                 message = consumer.recv(), if receive => {
                     let message = message.map_err(|e| format!("cannot consume: {e}"))?;
                     self.take(ctx, &message).await?;
@@ -573,6 +579,9 @@ impl Sink {
     /// Asks the plugin what is durable (of `only`, or every partition) and commits it.
     async fn flush(&mut self, ctx: &TaskContext, only: Option<&[Tp]>) -> Result<(), String> {
         self.settle_put(ctx).await?;
+        if !ctx.identity.lease.is_valid() {
+            return Ok(());
+        }
         self.absorb_skipped();
         let current: Vec<PartitionOffset> = self
             .current
@@ -700,7 +709,8 @@ impl Sink {
     /// On stop: put what was gathered, flush and commit everything, close the partitions.
     async fn close_all(&mut self, ctx: &TaskContext) -> Result<(), String> {
         self.settle_put(ctx).await?;
-        if !self.next.builder.is_empty() && self.instance.is_some() {
+        let may_write = ctx.identity.lease.is_valid();
+        if may_write && !self.next.builder.is_empty() && self.instance.is_some() {
             self.start_put(&ctx.metrics);
             self.settle_put(ctx).await?;
         }

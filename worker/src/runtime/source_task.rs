@@ -130,7 +130,13 @@ pub(super) async fn run(
         &acked,
     )
     .await;
-    // Drain: stop producing, wait for outstanding acks, then commit what is durable.
+    // Drain: stop producing, wait for outstanding acks, then commit what is durable. A
+    // worker that lost its lease writes nothing more: dropping the producer purges what it
+    // still holds, and the offsets are not flushed (the work may run elsewhere already).
+    let fenced = !ctx.identity.lease.is_valid();
+    if fenced {
+        drop(producer);
+    }
     drop(to_acker);
     let drained = tokio::time::timeout(ctx.settings.shutdown_timeout, acker).await;
     if drained.is_err() {
@@ -233,11 +239,18 @@ async fn poll_loop(
             .map_err(|_| "the in-flight budget closed".to_string())?;
         ctx.metrics.batch(batch.len());
         add(&ctx.metrics.source_polled, batch.len() as u64);
+        // Records without their own timestamp get the time before the lease check, never a
+        // time after it: a record produced after a freeze cannot pass for an older one.
+        let stamp = epoch_ms();
         // deliveries-so-far after each record, to translate the plugin's checkpoints.
         let mut sent_after = Vec::with_capacity(batch.len());
         let mut deliveries = Vec::with_capacity(batch.len());
         for record in batch.iter() {
-            if let Some(delivery) = produce(ctx, producer, errors, &record).await? {
+            if !ctx.identity.lease.is_valid() && !ctx.may_write().await {
+                // Told to stop while the lease was void: the rest of the batch is dropped.
+                return Ok(());
+            }
+            if let Some(delivery) = produce(ctx, producer, errors, &record, stamp).await? {
                 deliveries.push(delivery);
             }
             sent_after.push(deliveries.len());
@@ -287,12 +300,19 @@ async fn poll_with_retry(
     }
 }
 
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Converts and sends one record; `None` when it was skipped by the error handler.
 async fn produce(
     ctx: &mut TaskContext,
     producer: &FutureProducer,
     errors: &mut ErrorHandler,
     record: &culvert_plugin_host::Record<'_>,
+    stamp: i64,
 ) -> Result<Option<DeliveryFuture>, String> {
     let original_headers = record.headers();
     let failed = |stage, class_name, message: &str| (stage, class_name, message.to_string());
@@ -350,9 +370,7 @@ async fn produce(
     if let Some(v) = value.as_deref() {
         out = out.payload(v);
     }
-    if let Some(ts) = timestamp_ms {
-        out = out.timestamp(ts);
-    }
+    out = out.timestamp(timestamp_ms.unwrap_or(stamp));
     loop {
         match producer.send_result(out) {
             Ok(delivery) => return Ok(Some(delivery)),
@@ -409,6 +427,10 @@ async fn flush_offsets(
     instance: &mut SourceTaskInstance,
     acked: &Arc<Mutex<Acked>>,
 ) -> Result<(), String> {
+    if !ctx.identity.lease.is_valid() {
+        // Kept for the next flush; a fenced worker never writes them.
+        return Ok(());
+    }
     let positions = std::mem::take(&mut acked.lock().unwrap_or_else(|p| p.into_inner()).positions);
     if positions.is_empty() {
         return Ok(());

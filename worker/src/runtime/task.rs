@@ -3,8 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 use tokio::sync::watch;
+
+use crate::cluster::Lease;
 
 use super::errors::ErrorHandler;
 use super::metrics::{TaskMetrics, WorkerMetrics, add};
@@ -21,6 +25,68 @@ pub(super) enum Control {
     Stop,
 }
 
+/// How often a task waiting for the worker's lease looks again.
+const LEASE_POLL: Duration = Duration::from_millis(20);
+
+/// Who writes statuses for the runtime's tasks: the worker, in its current generation, and
+/// only while its lease on the work is valid. Shared by the runtime and every task.
+#[derive(Debug, Clone)]
+pub(super) struct Identity {
+    pub(super) worker_id: String,
+    pub(super) generation: Arc<AtomicI32>,
+    pub(super) lease: Arc<Lease>,
+}
+
+impl Identity {
+    /// Writes a status unless the lease has lapsed or a newer generation of another worker
+    /// owns the entry (Connect's safe-write rule). A failed write is logged: the status
+    /// topic is advisory.
+    pub(super) async fn write_status(
+        &self,
+        statuses: &Store<StatusState>,
+        key: StatusKey,
+        state: State,
+        trace: Option<String>,
+    ) {
+        if !self.lease.is_valid() {
+            tracing::debug!(
+                ?key,
+                ?state,
+                "status not written: this worker's lease has lapsed"
+            );
+            return;
+        }
+        let status = Status {
+            state,
+            trace,
+            worker_id: self.worker_id.clone(),
+            generation: self.generation.load(Ordering::SeqCst),
+        };
+        let previous = {
+            let read = statuses.read();
+            match &key {
+                StatusKey::Connector(c) => read.connector(c).cloned(),
+                StatusKey::Task(c, t) => read.task(c, *t).cloned(),
+                _ => None,
+            }
+        };
+        if !status.may_replace(previous.as_ref()) {
+            tracing::info!(
+                ?key,
+                ?state,
+                "status not written: a newer generation owns it"
+            );
+            return;
+        }
+        if let Err(e) = statuses
+            .write(key.encode().as_bytes(), Some(&status.encode()))
+            .await
+        {
+            tracing::warn!(?key, error = %e, "cannot write a status");
+        }
+    }
+}
+
 /// One task's identity, settings and handles.
 #[derive(Debug)]
 pub(super) struct TaskContext {
@@ -32,8 +98,7 @@ pub(super) struct TaskContext {
     pub(super) clients: ClientSettings,
     pub(super) statuses: Arc<Store<StatusState>>,
     pub(super) offsets: Arc<Store<OffsetState>>,
-    pub(super) worker_id: String,
-    pub(super) generation: i32,
+    pub(super) identity: Identity,
     pub(super) control: watch::Receiver<Control>,
     /// Topics already recorded as used by this connector (KIP-558).
     tracked: BTreeSet<String>,
@@ -54,7 +119,7 @@ impl TaskContext {
         settings: TaskSettings,
         clients: ClientSettings,
         stores: (Arc<Store<StatusState>>, Arc<Store<OffsetState>>),
-        (worker_id, generation): (String, i32),
+        identity: Identity,
         control: watch::Receiver<Control>,
         track_topics: bool,
         (metrics, worker_metrics): (Arc<TaskMetrics>, Arc<WorkerMetrics>),
@@ -73,8 +138,7 @@ impl TaskContext {
             clients,
             statuses: stores.0,
             offsets: stores.1,
-            worker_id,
-            generation,
+            identity,
             control,
             tracked,
             track_topics,
@@ -131,21 +195,22 @@ impl TaskContext {
 
     /// Writes the task's status; a failed write is logged (the status topic is advisory).
     pub(super) async fn set_status(&self, state: State, trace: Option<String>) {
-        let status = Status {
-            state,
-            trace,
-            worker_id: self.worker_id.clone(),
-            generation: self.generation,
-        };
-        let key = StatusKey::Task(self.connector.clone(), self.task).encode();
-        if let Err(e) = self
-            .statuses
-            .write(key.as_bytes(), Some(&status.encode()))
-            .await
-        {
-            tracing::warn!(connector = %self.connector, task = self.task, error = %e,
-                "cannot write the task status");
+        let key = StatusKey::Task(self.connector.clone(), self.task);
+        self.identity
+            .write_status(&self.statuses, key, state, trace)
+            .await;
+    }
+
+    /// Waits until the worker may write for its work (its lease is valid). `false` when
+    /// the task is told to stop meanwhile: it must then stop without writing.
+    pub(super) async fn may_write(&mut self) -> bool {
+        while !self.identity.lease.is_valid() {
+            if self.wanted() == Control::Stop {
+                return false;
+            }
+            let _ = tokio::time::timeout(LEASE_POLL, self.control.changed()).await;
         }
+        true
     }
 
     /// Creates `topic` per `topic.creation.*` before the task first writes to it.
