@@ -8,6 +8,7 @@
 //! revocation. Losing the membership (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, a session that
 //! cannot have survived) fences the worker: every task stops without writing anything.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,6 +45,8 @@ pub struct ClusterView {
     pub generation: i32,
     /// Work assigned to this worker.
     pub assigned: Work,
+    /// On the leader: which worker (REST URL) runs each connector and task.
+    pub owners: BTreeMap<(String, i32), String>,
 }
 
 /// The parts the loop drives.
@@ -58,6 +61,8 @@ pub struct WorkerGroup {
     view: Arc<RwLock<ClusterView>>,
     /// Woken by the herder after config writes, so the leader notices new work at once.
     wake: Arc<Notify>,
+    /// The owners the leader computed in the round under way.
+    owners: BTreeMap<(String, i32), String>,
     heartbeat_interval: Duration,
     session_timeout: Duration,
     max_delay_ms: i64,
@@ -154,6 +159,7 @@ impl WorkerGroup {
                 ..ClusterView::default()
             })),
             wake: Arc::new(Notify::new()),
+            owners: BTreeMap::new(),
             heartbeat_interval: ms(config.heartbeat_interval_ms),
             session_timeout: ms(config.session_timeout_ms),
             max_delay_ms: config.scheduled_rebalance_max_delay_ms,
@@ -300,6 +306,7 @@ impl WorkerGroup {
             Err(e) => return self.join_failed(current, *last_ok, e).await,
         };
         let protocol = SubProtocol::from_name(&joined.protocol).unwrap_or(SubProtocol::Default);
+        self.owners.clear();
         let assignments = if joined.is_leader() {
             self.lead(&joined, protocol, memory).await
         } else {
@@ -362,12 +369,14 @@ impl WorkerGroup {
             "joined the group"
         );
         let leader_url = (!assignment.leader_url.is_empty()).then(|| assignment.leader_url.clone());
+        let owners = std::mem::take(&mut self.owners);
         self.publish(|v| {
             v.member_id = joined.member_id.clone();
             v.leader_url = leader_url;
             v.is_leader = joined.is_leader();
             v.generation = generation;
             v.assigned = current.clone();
+            v.owners = owners;
             v.rebalancing = false;
         });
         if !assignment.revoked.is_empty() {
@@ -430,11 +439,13 @@ impl WorkerGroup {
         memory: &mut LeaderMemory,
     ) -> Vec<(String, Vec<u8>)> {
         let mut members = Vec::with_capacity(joined.members.len());
+        let mut urls = BTreeMap::new();
         let mut max_offset = -1;
         for (id, bytes) in &joined.members {
             match WorkerMetadata::decode(bytes) {
                 Ok(m) => {
                     max_offset = max_offset.max(m.config_offset);
+                    urls.insert(id.clone(), m.url.clone());
                     let running = if protocol == SubProtocol::Default {
                         Work::new()
                     } else {
@@ -490,6 +501,21 @@ impl WorkerGroup {
                 .collect();
         }
         let round = assign(&configured, &members, memory, epoch_ms(), self.max_delay_ms);
+        for m in &members {
+            let Some(url) = urls.get(&m.id) else {
+                continue;
+            };
+            let mut owned = m.running.clone();
+            if let Some(i) = round.get(&m.id) {
+                remove_work(&mut owned, &i.revoked);
+                add_work(&mut owned, &i.assigned);
+            }
+            for (connector, tasks) in owned {
+                for t in tasks {
+                    self.owners.insert((connector.clone(), t), url.clone());
+                }
+            }
+        }
         round
             .into_iter()
             .map(|(id, i)| {

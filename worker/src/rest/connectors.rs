@@ -328,8 +328,35 @@ pub(crate) async fn restart(
         .await?;
     Ok(match restarted {
         None => StatusCode::NO_CONTENT.into_response(),
-        Some(status) => (StatusCode::ACCEPTED, Json(status_json(&status))).into_response(),
+        Some(status) => {
+            restart_elsewhere(&state, &status);
+            (StatusCode::ACCEPTED, Json(status_json(&status))).into_response()
+        }
     })
+}
+
+/// In a cluster, the leader restarted the selected tasks it runs itself; the others are
+/// restarted by the workers running them, asked here (Connect answers 202 at once).
+fn restart_elsewhere(state: &RestState, status: &ConnectorStatus) {
+    let Some(view) = state.herder.cluster() else {
+        return;
+    };
+    for (id, task) in &status.tasks {
+        if task.state != crate::stores::State::Restarting {
+            continue;
+        }
+        let id = i32::try_from(*id).unwrap_or(i32::MAX);
+        let mine = view
+            .assigned
+            .get(&status.name)
+            .is_some_and(|t| t.contains(&id));
+        if let (false, Some(owner)) = (mine, view.owners.get(&(status.name.clone(), id))) {
+            let (owner, name) = (owner.clone(), status.name.clone());
+            tokio::spawn(async move {
+                super::forward::restart_remote_task(&owner, &name, id).await;
+            });
+        }
+    }
 }
 
 /// `POST /connectors/{name}/tasks/{task}/restart`: 204.

@@ -5,6 +5,7 @@
 
 mod connectors;
 mod error;
+mod forward;
 mod health;
 mod loggers;
 mod metrics;
@@ -87,6 +88,10 @@ pub fn router(state: Arc<RestState>) -> Router {
             put(plugins::validate),
         )
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            forward::route,
+        ))
         .layer(axum::middleware::from_fn(error::time_limit))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

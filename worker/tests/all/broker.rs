@@ -17,7 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 /// Starts `culvert broker` on a free port with its data in `dir/data`; returns the
 /// process and its bootstrap address.
-fn start_broker(dir: &Path, extra: &str) -> (Child, String) {
+pub(crate) fn start_broker(dir: &Path, extra: &str) -> (Child, String) {
     let config = dir.join("broker.toml");
     std::fs::write(
         &config,

@@ -2,6 +2,7 @@
 
 mod broker;
 mod cli;
+mod cluster;
 mod datagen;
 mod kafka_connect_py;
 mod openapi;

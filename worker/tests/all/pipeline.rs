@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::standalone::{call, send, start_with};
 
 /// An HTTP server handing each NDJSON line POSTed to it to `take`; returns its URL.
-async fn serve_lines(take: impl Fn(Value) + Clone + Send + Sync + 'static) -> String {
+pub(crate) async fn serve_lines(take: impl Fn(Value) + Clone + Send + Sync + 'static) -> String {
     let app = Router::new().route(
         "/",
         post(move |body: String| {
@@ -37,7 +37,7 @@ async fn serve_lines(take: impl Fn(Value) + Clone + Send + Sync + 'static) -> St
 }
 
 /// An HTTP server keeping every line POSTed to it.
-async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
+pub(crate) async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let store = Arc::clone(&lines);
     let url = serve_lines(move |line| store.lock().expect("lock").push(line)).await;
@@ -45,7 +45,7 @@ async fn collector() -> (String, Arc<Mutex<Vec<Value>>>) {
 }
 
 /// Waits up to a minute for `done` to hold, polling every 200 ms.
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
     for _ in 0..300 {
         if done().await {
             return;
@@ -55,7 +55,7 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn plugin_dir(dir: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn plugin_dir(dir: &std::path::Path) -> std::path::PathBuf {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).expect("mkdir");
     let sink = culvert_guests::test_guest("post-sink").expect("post-sink is a test guest");
@@ -353,13 +353,13 @@ async fn a_task_failing_without_tolerance_restarts_with_backoff_then_stays_faile
 /// Per datagen key (`"T:N"`), how often it arrived; every arrival's value must carry the
 /// same task and counter as its key.
 #[derive(Default)]
-struct Arrivals {
-    seen: std::collections::HashMap<(u64, u64), u32>,
-    total: u64,
-    mismatched: u64,
+pub(crate) struct Arrivals {
+    pub(crate) seen: std::collections::HashMap<(u64, u64), u32>,
+    pub(crate) total: u64,
+    pub(crate) mismatched: u64,
 }
 
-fn arrival(line: &Value) -> Option<((u64, u64), bool)> {
+pub(crate) fn arrival(line: &Value) -> Option<((u64, u64), bool)> {
     let key: Value = serde_json::from_str(line[3].as_str()?).ok()?;
     let (t, n) = key["payload"].as_str()?.split_once(':')?;
     let (t, n) = (t.parse().ok()?, n.parse().ok()?);

@@ -31,6 +31,11 @@ impl Drop for Worker {
     }
 }
 
+/// Kills `child` when the guard is dropped.
+pub(crate) fn guard(child: Child) -> Worker {
+    Worker(child)
+}
+
 /// Starts `culvert standalone` on free ports; returns the process and the REST base URL.
 pub(crate) fn start(dir: &Path, connectors: &[&Path]) -> (Worker, String) {
     let (child, url, _) = start_with(dir, "", &[], connectors);
