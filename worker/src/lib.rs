@@ -3,8 +3,8 @@
 //! It holds the command line ([`cli`]), configuration loading and the typed worker
 //! configuration ([`config`]), the internal topics' stores ([`stores`]), the connectors'
 //! lifecycle ([`herder`]), the task runtime ([`runtime`]), the REST API ([`rest`]) and the
-//! connector components built into the binary ([`builtin`]). Distributed mode ([`cluster`])
-//! lands piece by piece; see ARCHITECTURE.md for the map.
+//! connector components built into the binary ([`builtin`]), and distributed mode
+//! ([`cluster`]: group membership, assignment, fencing); see ARCHITECTURE.md for the map.
 
 pub mod builtin;
 pub mod cli;

@@ -169,8 +169,14 @@ impl BrokerConnection {
                 header.correlation_id
             )));
         }
-        R::Response::decode(&mut frame, version)
-            .map_err(|e| bad(format!("malformed {what} v{version} response: {e}")))
+        let body = frame.clone();
+        R::Response::decode(&mut frame, version).map_err(|e| {
+            let start: Vec<String> = body.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            bad(format!(
+                "malformed {what} v{version} response: {e} (body starts {})",
+                start.join(" ")
+            ))
+        })
     }
 
     async fn read_frame(&mut self) -> std::io::Result<Bytes> {

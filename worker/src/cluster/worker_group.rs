@@ -28,6 +28,10 @@ use crate::stores::{ConfigState, Store};
 /// Leaves this much of the session unused by the lease: writes stop before the coordinator
 /// could expire the member.
 const LEASE_MARGIN: Duration = Duration::from_millis(500);
+/// The leader rejoins once the configured work has not changed for this long...
+const COALESCE: Duration = Duration::from_millis(250);
+/// ...or this long after the first change, whichever comes first.
+const COALESCE_MAX: Duration = Duration::from_secs(2);
 /// First and last backoff between failed joins.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
@@ -47,6 +51,45 @@ pub struct ClusterView {
     pub assigned: Work,
     /// On the leader: which worker (REST URL) runs each connector and task.
     pub owners: BTreeMap<(String, i32), String>,
+    /// Rounds this worker completed (joined and synced).
+    pub completed_rebalances: u64,
+    /// When the last round completed.
+    pub last_rebalance: Option<Instant>,
+}
+
+impl ClusterView {
+    /// Connect's `connect-worker-rebalance-metrics` as Prometheus series.
+    pub fn render_metrics(&self) -> String {
+        let since = self
+            .last_rebalance
+            .map_or(-1.0, |t| t.elapsed().as_secs_f64());
+        let leader = self
+            .leader_url
+            .as_deref()
+            .unwrap_or_default()
+            .replace(['\\', '"'], "");
+        format!(
+            "# HELP culvert_worker_rebalance_epoch The generation of the group this worker is in.\n\
+             # TYPE culvert_worker_rebalance_epoch gauge\n\
+             culvert_worker_rebalance_epoch {}\n\
+             # HELP culvert_worker_rebalance_rebalancing Whether a rebalance is under way (1) or not (0).\n\
+             # TYPE culvert_worker_rebalance_rebalancing gauge\n\
+             culvert_worker_rebalance_rebalancing {}\n\
+             # HELP culvert_worker_rebalance_completed_rebalances_total Rebalances this worker completed.\n\
+             # TYPE culvert_worker_rebalance_completed_rebalances_total counter\n\
+             culvert_worker_rebalance_completed_rebalances_total {}\n\
+             # HELP culvert_worker_rebalance_time_since_last_rebalance_seconds Time since the last completed rebalance (-1 before the first).\n\
+             # TYPE culvert_worker_rebalance_time_since_last_rebalance_seconds gauge\n\
+             culvert_worker_rebalance_time_since_last_rebalance_seconds {since:.3}\n\
+             # HELP culvert_worker_rebalance_leader_info The leader's REST URL (leader_name in Connect).\n\
+             # TYPE culvert_worker_rebalance_leader_info gauge\n\
+             culvert_worker_rebalance_leader_info{{leader=\"{leader}\",is_leader=\"{}\"}} 1\n",
+            self.generation,
+            u8::from(self.rebalancing),
+            self.completed_rebalances,
+            self.is_leader,
+        )
+    }
 }
 
 /// The parts the loop drives.
@@ -378,6 +421,8 @@ impl WorkerGroup {
             v.assigned = current.clone();
             v.owners = owners;
             v.rebalancing = false;
+            v.completed_rebalances += 1;
+            v.last_rebalance = Some(Instant::now());
         });
         if !assignment.revoked.is_empty() {
             return Round::Rejoin;
@@ -541,18 +586,41 @@ impl WorkerGroup {
         rejoin_at: Option<Instant>,
     ) -> Round {
         let mut next = Instant::now() + self.heartbeat_interval;
+        let mut changed: Option<Instant> = None;
+        let mut last_seen: Option<Work> = None;
+        let mut quiet_since = Instant::now();
         loop {
             let wake = Arc::clone(&self.wake);
+            // While a change is being coalesced, look again soon.
+            let until = match changed {
+                Some(_) => next.min(Instant::now() + COALESCE / 2),
+                None => next,
+            };
             tokio::select! {
-                _ = tokio::time::sleep_until(next.into()) => {}
+                _ = tokio::time::sleep_until(until.into()) => {}
                 _ = wake.notified() => {}
                 _ = shutdown.changed() => return Round::Stop,
             }
             if *shutdown.borrow() {
                 return Round::Stop;
             }
-            if leader && configured_work(&self.configs.read()) != *assigned_from {
-                return Round::Rejoin;
+            if leader {
+                let configured = configured_work(&self.configs.read());
+                if configured != *assigned_from {
+                    // Coalesce a burst of changes (many connectors created at once) into one
+                    // rebalance: rejoin once the work has been stable for a moment.
+                    let first = *changed.get_or_insert_with(Instant::now);
+                    if last_seen.as_ref() != Some(&configured) {
+                        last_seen = Some(configured);
+                        quiet_since = Instant::now();
+                    }
+                    if quiet_since.elapsed() >= COALESCE || first.elapsed() >= COALESCE_MAX {
+                        return Round::Rejoin;
+                    }
+                } else {
+                    changed = None;
+                    last_seen = None;
+                }
             }
             if rejoin_at.is_some_and(|at| Instant::now() >= at) {
                 return Round::Rejoin;

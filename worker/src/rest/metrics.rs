@@ -1,5 +1,5 @@
-//! `GET /metrics`: the runtime's metrics (Connect's metric groups under `culvert_*` names)
-//! and the plugins' own series, in Prometheus text exposition format.
+//! `GET /metrics`: the runtime's metrics (Connect's metric groups under `culvert_*` names),
+//! in a cluster the rebalance metrics, and the plugins' own series, in Prometheus text exposition format.
 
 use std::sync::Arc;
 
@@ -15,6 +15,9 @@ pub(crate) async fn metrics(State(state): State<Arc<RestState>>) -> impl IntoRes
         .runtime()
         .map(|r| r.render_metrics())
         .unwrap_or_default();
+    if let Some(cluster) = state.herder.cluster() {
+        body.push_str(&cluster.render_metrics());
+    }
     if let Some(plugins) = &state.plugin_metrics {
         body.push_str(&plugins.render_prometheus());
     }

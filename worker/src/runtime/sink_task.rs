@@ -328,15 +328,17 @@ impl Sink {
                 _ = tokio::time::sleep_until(pause_at), if !receive => {}
                 _ = tokio::time::sleep(LEASE_POLL), if !may_write => {}
                 message = consumer.recv(), if receive => {
-                    let message = message.map_err(|e| format!("cannot consume: {e}"))?;
-                    self.take(ctx, &message).await?;
+                    match message {
+                        Ok(m) => self.take(ctx, &m).await?,
+                        Err(e) => consume_error(ctx, e)?,
+                    }
                     // Take whatever else is already fetched, without waiting.
                     while self.next.builder.len() < MAX_BATCH_RECORDS
                         && self.next.bytes < ctx.settings.max_buffered_bytes
                     {
                         match consumer.recv().now_or_never() {
                             Some(Ok(m)) => self.take(ctx, &m).await?,
-                            Some(Err(e)) => return Err(format!("cannot consume: {e}")),
+                            Some(Err(e)) => consume_error(ctx, e)?,
                             None => break,
                         }
                     }
@@ -723,6 +725,22 @@ impl Sink {
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+}
+
+/// librdkafka reports most consumer errors for information only (a topic that does not
+/// exist yet, a broker connection that dropped) and keeps consuming; only a fatal one ends
+/// the task. A sink subscribed to a topic nobody created yet waits for it, as Connect's do.
+fn consume_error(ctx: &TaskContext, e: rdkafka::error::KafkaError) -> Result<(), String> {
+    match e {
+        rdkafka::error::KafkaError::MessageConsumptionFatal(_) => {
+            Err(format!("cannot consume: {e}"))
+        }
+        _ => {
+            tracing::warn!(connector = %ctx.connector, task = ctx.task, error = %e,
+                "the consumer reported an error; it keeps consuming");
+            Ok(())
+        }
     }
 }
 

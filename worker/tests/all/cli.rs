@@ -88,24 +88,43 @@ fn plugins_list_reports_bad_plugin_path_entries_and_lists_the_rest() {
 
 #[test]
 fn subcommands_that_have_not_landed_say_so_and_fail() {
-    for args in [
-        &["worker", "--config", "w.toml"][..],
-        &["apply", "-f", "connectors/"],
+    let args = &["apply", "-f", "connectors/"][..];
+    let out = culvert(args);
+    assert!(!out.status.success(), "{args:?} must exit non-zero");
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{args:?}: one line expected, got {err:?}"
+    );
+    assert!(
+        err.starts_with("culvert apply: not available yet"),
+        "{args:?}: {err:?}"
+    );
+    assert!(stdout(&out).is_empty(), "{args:?} printed to stdout");
+}
+
+#[test]
+fn worker_refuses_a_config_that_lacks_what_a_cluster_needs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("w.toml");
+    std::fs::write(&config, "\"bootstrap.servers\" = \"127.0.0.1:1\"\n").expect("write");
+    let path = config.display().to_string();
+    let out = culvert(&["worker", "--config", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for key in [
+        "group.id",
+        "config.storage.topic",
+        "offset.storage.topic",
+        "status.storage.topic",
     ] {
-        let out = culvert(args);
-        assert!(!out.status.success(), "{args:?} must exit non-zero");
-        let err = stderr(&out);
-        assert_eq!(
-            err.lines().count(),
-            1,
-            "{args:?}: one line expected, got {err:?}"
-        );
-        assert!(
-            err.starts_with(&format!("culvert {}: not available yet", args[0])),
-            "{args:?}: {err:?}"
-        );
-        assert!(stdout(&out).is_empty(), "{args:?} printed to stdout");
+        assert!(err.contains(key), "names {key}: {err}");
     }
+    let missing = dir.path().join("nope.toml").display().to_string();
+    let out = culvert(&["worker", "--config", &missing]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nope.toml"), "{}", stderr(&out));
 }
 
 #[test]

@@ -42,11 +42,88 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The nisshi binary scripts/deps builds (or `CULVERT_NISSHI`).
+fn nisshi() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("CULVERT_NISSHI") {
+        return path.into();
+    }
+    let cache = std::env::var("CULVERT_BENCH_CACHE").map_or_else(
+        |_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/culvert-bench")
+        },
+        std::path::PathBuf::from,
+    );
+    let path = cache.join("bin/nisshi");
+    assert!(
+        path.exists(),
+        "nisshi is not installed at {}: run scripts/deps, or cargo install nisshi --locked \
+         --ignore-rust-version --no-default-features --features dynostore --root {}",
+        path.display(),
+        cache.display()
+    );
+    path
+}
+
+/// Starts nisshi (in-memory storage) on a free port; returns it and its address.
+fn start_nisshi(dir: &Path) -> (Worker, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("nisshi.log")).expect("log file");
+    let child = Command::new(nisshi())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args([
+            "--storage-engine",
+            "memory://nisshi/",
+            "--group-initial-rebalance-delay",
+            "0s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("nisshi starts");
+    let child = crate::standalone::guard(child);
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return (child, addr);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nisshi did not listen on {addr}");
+}
+
+/// Which broker holds the cluster's topics and coordinates its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broker {
+    Culvert,
+    Nisshi,
+}
+
 impl Cluster {
-    /// A broker and `n` workers; `extra` adds worker settings (TOML).
+    /// Culvert's broker and `n` workers; `extra` adds worker settings (TOML).
     fn start(n: usize, extra: &str) -> Self {
+        Self::start_on(Broker::Culvert, n, extra)
+    }
+
+    fn start_on(kind: Broker, n: usize, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (broker, bootstrap) = start_broker(dir.path(), "num.partitions = 1\n");
+        let (broker, bootstrap) = match kind {
+            Broker::Culvert => {
+                let (child, bootstrap) = start_broker(dir.path(), "num.partitions = 1\n");
+                (crate::standalone::guard(child), bootstrap)
+            }
+            Broker::Nisshi => start_nisshi(dir.path()),
+        };
         let plugins = plugin_dir(dir.path());
         let config = format!(
             "\"bootstrap.servers\" = \"{bootstrap}\"\n\
@@ -64,7 +141,7 @@ impl Cluster {
         );
         let mut cluster = Self {
             dir,
-            _broker: crate::standalone::guard(broker),
+            _broker: broker,
             bootstrap,
             workers: Vec::new(),
             config,
@@ -197,6 +274,22 @@ async fn retry_409(method: Method, url: &str, body: &Value) -> u16 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("{method} {url} kept answering 409");
+}
+
+/// The worker's `culvert_worker_rebalance_completed_rebalances_total`, after checking its
+/// whole `/metrics` exposition with promtool.
+async fn completed_rebalances(base: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    crate::pipeline::promtool_accepts(&text);
+    text.lines()
+        .find_map(|l| l.strip_prefix("culvert_worker_rebalance_completed_rebalances_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rebalance counter in {text}"))
 }
 
 /// Connector and task placements: `(connector, task)` → `(state, worker_id)`, with task
@@ -583,6 +676,23 @@ async fn rest_requests_are_forwarded_and_answered_409_during_a_rebalance() {
     let url = format!("{}/connectors/fwd/restart?includeTasks=true", c.url(1));
     assert_eq!(retry_409(Method::POST, &url, &json!({})).await, 202);
     settled(c.url(0), 4, &[]).await;
+    // Twelve connectors created at once: their changes are coalesced into few rebalances.
+    let before = completed_rebalances(c.url(1)).await;
+    let names: Vec<String> = (0..12).map(|i| format!("burst-{i}")).collect();
+    let creations = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| c.datagen(i % 3, name, 1, json!({})));
+    futures_util::future::join_all(creations).await;
+    settled(c.url(0), 4 + 24, &[]).await;
+    let rebalances = completed_rebalances(c.url(1)).await - before;
+    println!("12 connectors created at once: {rebalances} rebalances");
+    assert!(rebalances < 12, "{rebalances} rebalances for 12 connectors");
+    for i in 0..12 {
+        let url = format!("{}/connectors/burst-{i}", c.url(0));
+        assert_eq!(retry_409(Method::DELETE, &url, &json!({})).await, 204);
+    }
+    settled(c.url(0), 4, &[]).await;
     // A rebalance held open by a frozen member: answers are 2xx or 409, never slow.
     let frozen = 2;
     c.signal(frozen, "STOP");
@@ -624,4 +734,38 @@ async fn rest_requests_are_forwarded_and_answered_409_during_a_rebalance() {
     );
     settled(c.url(0), 4, &[]).await;
     assert_eq!(placed.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_spreads_forwards_and_fails_over_on_nisshi_too() {
+    let mut c = Cluster::start_on(Broker::Nisshi, 3, "");
+    for i in 0..2 {
+        c.datagen(1, &format!("n-{i}"), 3, json!({})).await;
+    }
+    let placed = settled(c.url(0), 8, &[]).await;
+    let spread = load(&placed);
+    assert_eq!(spread.len(), 3, "{spread:?}");
+    assert!(spread.values().all(|&(_, tasks)| tasks == 2), "{spread:?}");
+    for i in 0..3 {
+        let body = json!({"connector.class": "datagen", "kafka.topic": "n-0",
+            "tasks.max": "3", "max.interval": (50 + i).to_string()});
+        let url = format!("{}/connectors/n-0/config", c.url(i));
+        assert_eq!(
+            retry_409(Method::PUT, &url, &body).await,
+            200,
+            "through worker {i}"
+        );
+        let url = format!("{}/connectors/n-1/tasks/0/restart", c.url(i));
+        assert_eq!(retry_409(Method::POST, &url, &json!({})).await, 204);
+    }
+    settled(c.url(0), 8, &[]).await;
+    let killed_at = Instant::now();
+    let dead = c.kill(2);
+    let placed = settled(c.url(0), 8, std::slice::from_ref(&dead)).await;
+    println!(
+        "failover on nisshi: {} ms from kill -9 of {dead} to all 8 connectors and tasks \
+         RUNNING elsewhere",
+        killed_at.elapsed().as_millis()
+    );
+    assert!(load(&placed).values().all(|&(_, tasks)| tasks == 3));
 }

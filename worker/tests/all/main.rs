@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod datagen;
 mod kafka_connect_py;
+mod membership;
 mod openapi;
 mod pipeline;
 mod rest;

@@ -69,7 +69,7 @@ pub(crate) fn plugin_dir(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Runs `promtool check metrics` (Debian's prometheus package) on an exposition.
-fn promtool_accepts(metrics: &str) {
+pub(crate) fn promtool_accepts(metrics: &str) {
     use std::io::Write;
     let mut child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
