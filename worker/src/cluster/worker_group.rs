@@ -636,7 +636,13 @@ impl WorkerGroup {
                     next = Instant::now() + self.heartbeat_interval;
                 }
                 Err(e) => match e.response_error() {
-                    Some(ResponseError::RebalanceInProgress) => return Round::Rejoin,
+                    Some(ResponseError::RebalanceInProgress) => {
+                        // The coordinator still counts this member (the heartbeat refreshed
+                        // its session); the work goes on while it rejoins.
+                        *last_ok = Instant::now();
+                        self.lease.extend(sent, self.lease_length());
+                        return Round::Rejoin;
+                    }
                     Some(
                         ResponseError::UnknownMemberId
                         | ResponseError::IllegalGeneration

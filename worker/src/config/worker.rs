@@ -302,6 +302,19 @@ impl WorkerConfig {
                 "must be lower than session.timeout.ms",
             );
         }
+        let security = r.choice(
+            "security.protocol",
+            "PLAINTEXT",
+            &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        );
+        if security != "PLAINTEXT" {
+            r.invalid(
+                "security.protocol",
+                security,
+                "only PLAINTEXT is supported yet: the worker's Kafka clients do not speak TLS \
+                 or SASL in this build",
+            );
+        }
         let rebalance_timeout_ms = r.int("rebalance.timeout.ms", 60_000, 1, MAX_MS);
         let worker_sync_timeout_ms = r.int("worker.sync.timeout.ms", 3000, 1, MAX_MS);
         let worker_unsync_backoff_ms = r.int("worker.unsync.backoff.ms", 300_000, 0, MAX_MS);
@@ -476,6 +489,15 @@ mod tests {
 
     #[test]
     fn distributed_mode_requires_the_cluster_keys_and_reads_prefixes() {
+        let secured: BTreeMap<String, String> =
+            [("security.protocol".to_string(), "SASL_SSL".to_string())].into();
+        let err = WorkerConfig::from_properties(&secured, Mode::Standalone)
+            .expect_err("TLS and SASL are refused until they exist");
+        assert!(
+            err.to_string()
+                .contains("Invalid value SASL_SSL for configuration security.protocol"),
+            "{err}"
+        );
         let err = WorkerConfig::from_properties(&BTreeMap::new(), Mode::Distributed)
             .expect_err("missing keys");
         assert_eq!(
