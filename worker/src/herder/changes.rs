@@ -23,6 +23,30 @@ impl Herder {
         state: State,
         trace: Option<String>,
     ) -> Result<(), HerderError> {
+        // In a cluster the worker running a connector reports RUNNING, PAUSED and STOPPED
+        // (the runtime does, after the target state); the leader, which writes the task
+        // configs, reports only their failure — and lifts it once they succeed again.
+        if let (Some(view), StatusKey::Connector(name)) = (self.cluster(), &key) {
+            let failed = self
+                .statuses
+                .read()
+                .connector(name)
+                .is_some_and(|s| s.state == State::Failed);
+            let recovered = state == State::Running && failed;
+            if state != State::Failed && !recovered {
+                return Ok(());
+            }
+            let status = Status {
+                state,
+                trace,
+                worker_id: self.worker_id.clone(),
+                generation: view.generation,
+            };
+            self.statuses
+                .write(key.encode().as_bytes(), Some(&status.encode()))
+                .await?;
+            return Ok(());
+        }
         let status = Status {
             state,
             trace,

@@ -86,8 +86,6 @@ struct Inner {
     identity: Identity,
     /// The work the cluster assigned this worker; `None` runs everything (standalone).
     assignment: std::sync::Mutex<Option<BTreeSet<(String, i32)>>>,
-    /// Assigned connectors whose status this worker announced, with the target state.
-    announced: Mutex<BTreeMap<String, TargetState>>,
     tasks: Mutex<BTreeMap<TaskKey, Running>>,
     wake: Notify,
     shutting_down: std::sync::atomic::AtomicBool,
@@ -130,7 +128,6 @@ impl Runtime {
                     lease: parts.lease,
                 },
                 assignment: std::sync::Mutex::new(parts.clustered.then(BTreeSet::new)),
-                announced: Mutex::new(BTreeMap::new()),
                 tasks: Mutex::new(BTreeMap::new()),
                 wake: Notify::new(),
                 shutting_down: std::sync::atomic::AtomicBool::new(false),
@@ -259,11 +256,14 @@ impl Runtime {
                 _ => Control::Run,
             };
             if let Some(running) = tasks.get(&key) {
-                running.control.send_if_modified(|c| {
+                let changed = running.control.send_if_modified(|c| {
                     let changed = *c != control;
                     *c = control;
                     changed
                 });
+                if changed {
+                    tracing::debug!(connector = %key.0, task = key.1, ?control, "task told");
+                }
                 continue;
             }
             let (tx, rx) = watch::channel(control);
@@ -289,8 +289,9 @@ impl Runtime {
     }
 
     /// In a cluster, the worker assigned a connector reports its state: RUNNING, PAUSED or
-    /// STOPPED after its target state, when it gains the connector or the target changes.
-    /// A FAILED status (the plugin could not produce task configs) is left standing.
+    /// STOPPED after its target state, whenever the status topic says otherwise (it gained
+    /// the connector, the target changed, another worker wrote last). A FAILED status (the
+    /// plugin could not produce task configs) is left standing: the leader lifts it.
     async fn announce_connectors(&self, connectors: BTreeMap<String, TargetState>) {
         let inner = &self.inner;
         let clustered = inner
@@ -298,33 +299,29 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some();
-        let mut announced = inner.announced.lock().await;
-        announced.retain(|name, _| connectors.contains_key(name));
         if !clustered || !inner.identity.lease.is_valid() {
             return;
         }
         for (name, target) in connectors {
-            if announced.get(&name) == Some(&target) {
-                continue;
-            }
-            let failed = inner
-                .statuses
-                .read()
-                .connector(&name)
-                .is_some_and(|s| s.state == State::Failed);
-            if !failed {
-                let state = match target {
-                    TargetState::Started => State::Running,
-                    TargetState::Paused => State::Paused,
-                    TargetState::Stopped => State::Stopped,
-                };
-                let key = crate::stores::StatusKey::Connector(name.clone());
+            let state = match target {
+                TargetState::Started => State::Running,
+                TargetState::Paused => State::Paused,
+                TargetState::Stopped => State::Stopped,
+            };
+            let stale = match inner.statuses.read().connector(&name) {
+                Some(s) if s.state == State::Failed => false,
+                Some(s) => s.state != state || s.worker_id != inner.identity.worker_id,
+                None => true,
+            };
+            // Deleted meanwhile: its statuses are gone and must stay gone.
+            let configured = inner.configs.read().connector(&name).is_some();
+            if stale && configured {
+                let key = crate::stores::StatusKey::Connector(name);
                 inner
                     .identity
                     .write_status(&inner.statuses, key, state, None)
                     .await;
             }
-            announced.insert(name, target);
         }
     }
 

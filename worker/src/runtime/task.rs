@@ -27,6 +27,8 @@ pub(super) enum Control {
 
 /// How often a task waiting for the worker's lease looks again.
 const LEASE_POLL: Duration = Duration::from_millis(20);
+/// How long a status write waits for a lapsed lease to come back.
+const STATUS_WAIT: Duration = Duration::from_secs(30);
 
 /// Who writes statuses for the runtime's tasks: the worker, in its current generation, and
 /// only while its lease on the work is valid. Shared by the runtime and every task.
@@ -48,13 +50,19 @@ impl Identity {
         state: State,
         trace: Option<String>,
     ) {
-        if !self.lease.is_valid() {
-            tracing::debug!(
-                ?key,
-                ?state,
-                "status not written: this worker's lease has lapsed"
-            );
-            return;
+        // A lapsed lease comes back with the next heartbeat or round; a fenced worker writes
+        // nothing (its work may run elsewhere).
+        let waited = std::time::Instant::now();
+        while !self.lease.is_valid() {
+            if self.lease.is_fenced() || waited.elapsed() >= STATUS_WAIT {
+                tracing::info!(
+                    ?key,
+                    ?state,
+                    "status not written: this worker's lease is void"
+                );
+                return;
+            }
+            tokio::time::sleep(LEASE_POLL).await;
         }
         let status = Status {
             state,

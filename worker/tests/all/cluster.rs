@@ -238,7 +238,12 @@ fn spawn_worker(config: &Path, data: &Path) -> (Worker, String) {
         .arg(config)
         .arg("--data-dir")
         .arg(data)
-        .env("RUST_LOG", "warn,culvert::cluster=info")
+        // TEST_WORKER_LOG sets the workers' log filter when debugging a test.
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_WORKER_LOG")
+                .unwrap_or_else(|_| "warn,culvert::cluster=info".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -676,6 +681,22 @@ async fn rest_requests_are_forwarded_and_answered_409_during_a_rebalance() {
     let url = format!("{}/connectors/fwd/restart?includeTasks=true", c.url(1));
     assert_eq!(retry_409(Method::POST, &url, &json!({})).await, 202);
     settled(c.url(0), 4, &[]).await;
+    // Pause and resume through any worker: the owners report the states.
+    let states = async |want: &str| {
+        eventually(&format!("fwd {want}"), async || {
+            let placed = placements(c.url(2)).await;
+            let fwd: Vec<_> = placed.iter().filter(|((n, _), _)| n == "fwd").collect();
+            eprintln!("{fwd:?}");
+            fwd.iter().all(|(_, (s, _))| s == want)
+        })
+        .await;
+    };
+    let url = format!("{}/connectors/fwd/pause", c.url(2));
+    assert_eq!(retry_409(Method::PUT, &url, &json!({})).await, 202);
+    states("PAUSED").await;
+    let url = format!("{}/connectors/fwd/resume", c.url(0));
+    assert_eq!(retry_409(Method::PUT, &url, &json!({})).await, 202);
+    states("RUNNING").await;
     // Twelve connectors created at once: their changes are coalesced into few rebalances.
     let before = completed_rebalances(c.url(1)).await;
     let names: Vec<String> = (0..12).map(|i| format!("burst-{i}")).collect();
@@ -685,8 +706,13 @@ async fn rest_requests_are_forwarded_and_answered_409_during_a_rebalance() {
         .map(|(i, name)| c.datagen(i % 3, name, 1, json!({})));
     futures_util::future::join_all(creations).await;
     settled(c.url(0), 4 + 24, &[]).await;
+    // A worker publishes its round just after starting the round's tasks.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let rebalances = completed_rebalances(c.url(1)).await - before;
-    println!("12 connectors created at once: {rebalances} rebalances");
+    assert!(rebalances >= 1, "new connectors need a rebalance");
+    println!(
+        "12 connectors created at once: {rebalances} rebalances (worker 1 counted {before} before)"
+    );
     assert!(rebalances < 12, "{rebalances} rebalances for 12 connectors");
     for i in 0..12 {
         let url = format!("{}/connectors/burst-{i}", c.url(0));
