@@ -106,6 +106,8 @@ pub struct WorkerGroup {
     wake: Arc<Notify>,
     /// The owners the leader computed in the round under way.
     owners: BTreeMap<(String, i32), String>,
+    /// The configured work the leader assigned in the round under way.
+    assigned_from: Work,
     heartbeat_interval: Duration,
     session_timeout: Duration,
     max_delay_ms: i64,
@@ -203,6 +205,7 @@ impl WorkerGroup {
             })),
             wake: Arc::new(Notify::new()),
             owners: BTreeMap::new(),
+            assigned_from: Work::new(),
             heartbeat_interval: ms(config.heartbeat_interval_ms),
             session_timeout: ms(config.session_timeout_ms),
             max_delay_ms: config.scheduled_rebalance_max_delay_ms,
@@ -350,6 +353,7 @@ impl WorkerGroup {
         };
         let protocol = SubProtocol::from_name(&joined.protocol).unwrap_or(SubProtocol::Default);
         self.owners.clear();
+        self.assigned_from.clear();
         let assignments = if joined.is_leader() {
             self.lead(&joined, protocol, memory).await
         } else {
@@ -429,7 +433,9 @@ impl WorkerGroup {
         }
         let rejoin_at =
             (assignment.delay_ms > 0).then(|| Instant::now() + ms(i64::from(assignment.delay_ms)));
-        let assigned_from = configured_work(&self.configs.read());
+        // The leader watches for changes against what it assigned from, not against the
+        // configs as they are now (they may have changed since).
+        let assigned_from = std::mem::take(&mut self.assigned_from);
         self.steady(
             current,
             last_ok,
@@ -546,6 +552,7 @@ impl WorkerGroup {
                 .collect();
         }
         let round = assign(&configured, &members, memory, epoch_ms(), self.max_delay_ms);
+        self.assigned_from = configured.clone();
         for m in &members {
             let Some(url) = urls.get(&m.id) else {
                 continue;
