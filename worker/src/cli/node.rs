@@ -10,7 +10,10 @@ use culvert_plugin_host::{PluginEngine, PluginLimits, PluginMetrics, PluginRegis
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::builtin;
+use crate::cluster::Lease;
 use crate::config::{ConfigProviders, TopicSettings, WorkerConfig};
+use crate::herder::Herder;
+use crate::runtime::{Runtime, RuntimeParts};
 use crate::stores::{
     Apply, ClientSettings, ConfigState, OffsetState, StatusState, Store, TopicLog,
 };
@@ -104,6 +107,55 @@ pub(crate) async fn assemble(config: &WorkerConfig, cache_dir: &Path) -> Result<
         rest,
         worker_id: format!("{advertised_host}:{advertised_port}"),
     })
+}
+
+impl Node {
+    /// Starts the task runtime over these parts: `clustered` runs only assigned work, and
+    /// `lease` gates every write.
+    pub(crate) fn runtime(
+        &self,
+        config: &WorkerConfig,
+        lease: Arc<Lease>,
+        clustered: bool,
+    ) -> Runtime {
+        Runtime::start(RuntimeParts {
+            registry: Arc::clone(&self.registry),
+            worker: config.clone(),
+            clients: self.clients.clone(),
+            configs: Arc::clone(&self.configs),
+            statuses: Arc::clone(&self.statuses),
+            offsets: Arc::clone(&self.offsets),
+            providers: self.providers.clone(),
+            worker_id: self.worker_id.clone(),
+            lease,
+            clustered,
+        })
+    }
+
+    /// The herder over these parts, running tasks with `runtime`.
+    pub(crate) fn herder(&self, config: &WorkerConfig, runtime: Runtime) -> Herder {
+        Herder::new(
+            self.worker_id.clone(),
+            Arc::clone(&self.registry),
+            Arc::clone(&self.configs),
+            Arc::clone(&self.statuses),
+            Arc::clone(&self.offsets),
+        )
+        .with_runtime(runtime)
+        .with_topic_tracking(
+            config.topic_tracking_enable,
+            config.topic_tracking_allow_reset,
+        )
+        .with_config_providers(self.providers.clone())
+    }
+}
+
+/// Prints the banner whose first line says where REST listens; a closed stdout (a
+/// supervisor that stopped reading) must not stop the worker.
+pub(crate) fn banner(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// The Kafka cluster id (`GET /` reports it), asked of the brokers on a blocking thread.

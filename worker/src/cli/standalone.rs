@@ -4,7 +4,6 @@
 //! `{"name", "config"}` or a flat config with `name`) are created or updated at start.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,7 +17,7 @@ use crate::cluster::Lease;
 use crate::config::{Mode, WorkerConfig, load_properties};
 use crate::herder::Herder;
 use crate::rest::{RestState, router};
-use crate::runtime::{Runtime, RuntimeParts};
+use crate::runtime::Runtime;
 use crate::stores::Properties;
 
 /// What `standalone` was asked to do.
@@ -102,34 +101,8 @@ async fn start(options: &Options) -> Result<Started, String> {
         tracing::warn!("{w}");
     }
     let node = super::node::assemble(&config, &options.data_dir.join("plugin-cache")).await?;
-    let worker_id = node.worker_id.clone();
-    let runtime = Runtime::start(RuntimeParts {
-        registry: Arc::clone(&node.registry),
-        worker: config.clone(),
-        clients: node.clients,
-        configs: Arc::clone(&node.configs),
-        statuses: Arc::clone(&node.statuses),
-        offsets: Arc::clone(&node.offsets),
-        providers: node.providers.clone(),
-        worker_id: worker_id.clone(),
-        lease: Lease::unlimited(),
-        clustered: false,
-    });
-    let herder = Arc::new(
-        Herder::new(
-            worker_id,
-            node.registry,
-            node.configs,
-            node.statuses,
-            node.offsets,
-        )
-        .with_runtime(runtime.clone())
-        .with_topic_tracking(
-            config.topic_tracking_enable,
-            config.topic_tracking_allow_reset,
-        )
-        .with_config_providers(node.providers),
-    );
+    let runtime = node.runtime(&config, Lease::unlimited(), false);
+    let herder = Arc::new(node.herder(&config, runtime.clone()));
     for path in &options.connectors {
         let (name, props) = connector_file(path)?;
         herder
@@ -179,10 +152,7 @@ pub(crate) async fn run(options: Options) -> ExitCode {
              --data @examples/datagen.json http://{addr}/connectors\n"
         ));
     }
-    // A closed stdout (a supervisor that stopped reading) must not stop the worker.
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
-    drop(out);
+    super::node::banner(&banner);
     let state = Arc::new(RestState {
         herder,
         loggers: crate::logging::global(),

@@ -4,7 +4,6 @@
 //! REST API until Ctrl-C or SIGTERM — then it stops its tasks and leaves the group so the
 //! others take its work over at once.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +13,6 @@ use crate::cluster::{Lease, WorkerGroup};
 use crate::config::{Mode, WorkerConfig, load_properties};
 use crate::herder::Herder;
 use crate::rest::{RestState, router};
-use crate::runtime::{Runtime, RuntimeParts};
 
 /// What `worker` was asked to do.
 #[derive(Debug)]
@@ -42,18 +40,7 @@ async fn start(options: &Options) -> Result<Started, String> {
     let kafka_cluster_id = super::node::kafka_cluster_id(&node.clients).await?;
     let lease = Lease::cluster();
     let worker_id = node.worker_id.clone();
-    let runtime = Runtime::start(RuntimeParts {
-        registry: Arc::clone(&node.registry),
-        worker: config.clone(),
-        clients: node.clients,
-        configs: Arc::clone(&node.configs),
-        statuses: Arc::clone(&node.statuses),
-        offsets: Arc::clone(&node.offsets),
-        providers: node.providers.clone(),
-        worker_id: worker_id.clone(),
-        lease: Arc::clone(&lease),
-        clustered: true,
-    });
+    let runtime = node.runtime(&config, Arc::clone(&lease), true);
     let group = WorkerGroup::new(
         &config,
         format!("http://{worker_id}/"),
@@ -63,20 +50,8 @@ async fn start(options: &Options) -> Result<Started, String> {
         lease,
     );
     let herder = Arc::new(
-        Herder::new(
-            worker_id,
-            node.registry,
-            node.configs,
-            node.statuses,
-            node.offsets,
-        )
-        .with_runtime(runtime)
-        .with_topic_tracking(
-            config.topic_tracking_enable,
-            config.topic_tracking_allow_reset,
-        )
-        .with_config_providers(node.providers)
-        .with_cluster(group.view(), group.waker()),
+        node.herder(&config, runtime)
+            .with_cluster(group.view(), group.waker()),
     );
     let state = RestState {
         herder: Arc::clone(&herder),
@@ -116,10 +91,7 @@ pub(crate) async fn run(options: Options) -> ExitCode {
         "culvert worker: REST API on http://{addr} (worker id {}, joining the cluster)\n",
         herder.worker_id()
     );
-    // A closed stdout (a supervisor that stopped reading) must not stop the worker.
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
-    drop(out);
+    super::node::banner(&banner);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let membership = tokio::spawn(group.run(stopping));
     let server =

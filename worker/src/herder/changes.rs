@@ -26,6 +26,7 @@ impl Herder {
         // In a cluster the worker running a connector reports RUNNING, PAUSED and STOPPED
         // (the runtime does, after the target state); the leader, which writes the task
         // configs, reports only their failure — and lifts it once they succeed again.
+        let mut generation = self.generation;
         if let (Some(view), StatusKey::Connector(name)) = (self.cluster(), &key) {
             let failed = self
                 .statuses
@@ -36,22 +37,13 @@ impl Herder {
             if state != State::Failed && !recovered {
                 return Ok(());
             }
-            let status = Status {
-                state,
-                trace,
-                worker_id: self.worker_id.clone(),
-                generation: view.generation,
-            };
-            self.statuses
-                .write(key.encode().as_bytes(), Some(&status.encode()))
-                .await?;
-            return Ok(());
+            generation = view.generation;
         }
         let status = Status {
             state,
             trace,
             worker_id: self.worker_id.clone(),
-            generation: self.generation,
+            generation,
         };
         self.statuses
             .write(key.encode().as_bytes(), Some(&status.encode()))

@@ -7,10 +7,8 @@
 //! and answered 409 — never 500, never a hang — while the group rebalances.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use culvert::cluster::connection::BrokerConnection;
@@ -22,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::broker::start_broker;
-use crate::pipeline::{Arrivals, arrival, eventually, plugin_dir, serve_lines};
+use crate::pipeline::{eventually, plugin_dir};
 use crate::standalone::{Worker, call};
 
 /// A broker process and the workers started against it.
@@ -248,17 +246,7 @@ fn spawn_worker(config: &Path, data: &Path) -> (Worker, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("culvert worker starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line
-        .split("REST API on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no REST URL in {line:?}"))
-        .to_string();
+    let (_, url) = crate::standalone::banner(&mut child);
     (crate::standalone::guard(child), url)
 }
 
@@ -353,27 +341,8 @@ fn load(placed: &BTreeMap<(String, i64), (String, String)>) -> BTreeMap<String, 
 
 /// The status topic, record by record: (partition, offset, key, value).
 fn status_records(bootstrap: &str) -> Vec<(i32, i64, String, Value)> {
-    let out = Command::new("kcat")
-        .args([
-            "-b",
-            bootstrap,
-            "-C",
-            "-t",
-            "it-status",
-            "-e",
-            "-q",
-            "-f",
-            "%p\t%o\t%k\t%s\n",
-        ])
-        .output()
-        .expect("kcat runs (apt-get install -y kcat; scripts/deps installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    crate::standalone::kcat_lines(bootstrap, "it-status", "%p\t%o\t%k\t%s\n")
+        .iter()
         .filter_map(|line| {
             let mut parts = line.splitn(4, '\t');
             let p = parts.next()?.parse().ok()?;
@@ -594,20 +563,7 @@ async fn a_frozen_worker_writes_nothing_for_the_tasks_that_moved_then_rejoins() 
 async fn a_rolling_restart_of_every_worker_loses_no_record() {
     const PER_TASK: u64 = 6000;
     let mut c = Cluster::start(3, "");
-    let arrivals = Arc::new(Mutex::new(Arrivals::default()));
-    let store = Arc::clone(&arrivals);
-    let url = serve_lines(move |line| {
-        let mut a = store.lock().expect("lock");
-        a.total += 1;
-        match arrival(&line) {
-            Some((key, consistent)) => {
-                *a.seen.entry(key).or_default() += 1;
-                a.mismatched += u64::from(!consistent);
-            }
-            None => a.mismatched += 1,
-        }
-    })
-    .await;
+    let (url, arrivals) = crate::pipeline::arrivals_server().await;
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let post = json!({"name": "post", "config": {
         "connector.class": "post-sink", "topics": "roll", "url": url, "tasks.max": "3",
@@ -639,11 +595,7 @@ async fn a_rolling_restart_of_every_worker_loses_no_record() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let a = arrivals.lock().expect("lock");
-    let missing: Vec<(u64, u64)> = (0..3)
-        .flat_map(|t| (0..PER_TASK).map(move |n| (t, n)))
-        .filter(|k| !a.seen.contains_key(k))
-        .take(10)
-        .collect();
+    let missing = a.missing(3, PER_TASK);
     assert!(
         missing.is_empty(),
         "records never delivered (first 10): {missing:?}"

@@ -359,7 +359,37 @@ pub(crate) struct Arrivals {
     pub(crate) mismatched: u64,
 }
 
-pub(crate) fn arrival(line: &Value) -> Option<((u64, u64), bool)> {
+impl Arrivals {
+    /// The first ten (task, counter) pairs of `tasks` × `per_task` never seen.
+    pub(crate) fn missing(&self, tasks: u64, per_task: u64) -> Vec<(u64, u64)> {
+        (0..tasks)
+            .flat_map(|t| (0..per_task).map(move |n| (t, n)))
+            .filter(|k| !self.seen.contains_key(k))
+            .take(10)
+            .collect()
+    }
+}
+
+/// An HTTP server recording the datagen records a `post-sink` delivers to it.
+pub(crate) async fn arrivals_server() -> (String, Arc<Mutex<Arrivals>>) {
+    let arrivals = Arc::new(Mutex::new(Arrivals::default()));
+    let store = Arc::clone(&arrivals);
+    let url = serve_lines(move |line| {
+        let mut a = store.lock().expect("lock");
+        a.total += 1;
+        match arrival(&line) {
+            Some((key, consistent)) => {
+                *a.seen.entry(key).or_default() += 1;
+                a.mismatched += u64::from(!consistent);
+            }
+            None => a.mismatched += 1,
+        }
+    })
+    .await;
+    (url, arrivals)
+}
+
+fn arrival(line: &Value) -> Option<((u64, u64), bool)> {
     let key: Value = serde_json::from_str(line[3].as_str()?).ok()?;
     let (t, n) = key["payload"].as_str()?.split_once(':')?;
     let (t, n) = (t.parse().ok()?, n.parse().ok()?);
@@ -380,20 +410,7 @@ async fn every_record_arrives_despite_repeated_kill_9() {
         "plugin.path = \"{}\"\noffset.flush.interval.ms = {FLUSH_MS}\n",
         plugins.display()
     );
-    let arrivals = Arc::new(Mutex::new(Arrivals::default()));
-    let store = Arc::clone(&arrivals);
-    let url = serve_lines(move |line| {
-        let mut a = store.lock().expect("lock");
-        a.total += 1;
-        match arrival(&line) {
-            Some((key, consistent)) => {
-                *a.seen.entry(key).or_default() += 1;
-                a.mismatched += u64::from(!consistent);
-            }
-            None => a.mismatched += 1,
-        }
-    })
-    .await;
+    let (url, arrivals) = arrivals_server().await;
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let files = [
         (
@@ -443,11 +460,7 @@ async fn every_record_arrives_despite_repeated_kill_9() {
     let elapsed = started.elapsed();
     drop(child);
     let a = arrivals.lock().expect("lock");
-    let missing: Vec<(u64, u64)> = (0..2)
-        .flat_map(|t| (0..PER_TASK).map(move |n| (t, n)))
-        .filter(|k| !a.seen.contains_key(k))
-        .take(10)
-        .collect();
+    let missing = a.missing(2, PER_TASK);
     assert!(
         missing.is_empty(),
         "records never delivered (first 10): {missing:?}"

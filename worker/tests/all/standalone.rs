@@ -70,18 +70,7 @@ pub(crate) fn start_with(
         .stderr(Stdio::inherit())
         .spawn()
         .expect("culvert standalone starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    // Keep reading, so the worker never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line
-        .split("REST API on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no REST URL in {line:?}"))
-        .to_string();
+    let (line, url) = banner(&mut child);
     let bootstrap = line
         .split("bootstrap.servers=")
         .nth(1)
@@ -91,13 +80,33 @@ pub(crate) fn start_with(
     (Worker(child), url, bootstrap)
 }
 
+/// Reads the first stdout line of a worker (which keeps being drained, so it never writes
+/// into a closed pipe); returns it and the REST URL it names.
+pub(crate) fn banner(child: &mut Child) -> (String, String) {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("first line");
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line
+        .split("REST API on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no REST URL in {line:?}"))
+        .to_string();
+    (line, url)
+}
+
 /// Reads a whole internal topic with kcat: `key<TAB>value` per record (`value` empty for a
 /// tombstone).
 fn kcat_topic(bootstrap: &str, topic: &str) -> Vec<String> {
+    kcat_lines(bootstrap, topic, "%k\t%s\n")
+}
+
+/// Reads a whole topic with kcat, one line per record in kcat's `format`.
+pub(crate) fn kcat_lines(bootstrap: &str, topic: &str, format: &str) -> Vec<String> {
     let out = Command::new("kcat")
-        .args([
-            "-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%k\t%s\n",
-        ])
+        .args(["-b", bootstrap, "-C", "-t", topic, "-e", "-q", "-f", format])
         .output()
         .expect("kcat runs (apt-get install -y kcat; scripts/deps installs it)");
     assert!(
