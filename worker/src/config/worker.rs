@@ -460,6 +460,40 @@ mod tests {
     }
 
     #[test]
+    fn the_distributed_example_is_a_valid_config_with_the_documented_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/worker-distributed.toml");
+        let example = crate::config::load_properties(Some(&path)).expect("the example loads");
+        let (c, warnings) = WorkerConfig::from_properties(&example, Mode::Distributed)
+            .expect("the example is valid");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.group_id, "culvert-cluster");
+        assert_eq!(
+            (
+                c.session_timeout_ms,
+                c.heartbeat_interval_ms,
+                c.scheduled_rebalance_max_delay_ms
+            ),
+            (3000, 1000, 0)
+        );
+        assert!(
+            !c.session_timeout_defaulted,
+            "the example sets it explicitly"
+        );
+        let (d, _) = WorkerConfig::from_properties(&props(&[]), Mode::Standalone).expect("valid");
+        assert_eq!(
+            (
+                d.session_timeout_ms,
+                d.heartbeat_interval_ms,
+                d.scheduled_rebalance_max_delay_ms
+            ),
+            (3000, 1000, 0),
+            "the example shows the defaults"
+        );
+        assert!(d.session_timeout_defaulted && d.group_instance_id.is_none());
+    }
+
+    #[test]
     fn standalone_needs_nothing_and_gets_connects_defaults() {
         let (c, warnings) =
             WorkerConfig::from_properties(&BTreeMap::new(), Mode::Standalone).expect("valid");
