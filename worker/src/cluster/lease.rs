@@ -91,8 +91,12 @@ impl Lease {
 
     /// Whether the worker may write for its assigned work now.
     pub fn is_valid(&self) -> bool {
-        !self.fenced.load(Ordering::SeqCst)
-            && self.now_ms() < self.valid_until.load(Ordering::SeqCst)
+        if self.fenced.load(Ordering::SeqCst) {
+            return false;
+        }
+        // Checked per produced record: an unlimited lease skips the clock.
+        let until = self.valid_until.load(Ordering::SeqCst);
+        until == i64::MAX || self.now_ms() < until
     }
 
     /// Whether membership was lost (as opposed to a lease waiting for its next extension).

@@ -240,9 +240,6 @@ async fn start_with_retry(
     }
 }
 
-/// How often a sink waiting for the worker's lease looks again.
-const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
-
 struct Sink {
     consumer: Arc<Consumed>,
     /// The plugin instance while no `put` runs.
@@ -326,7 +323,7 @@ impl Sink {
                     self.after_put(ctx, &batch, &originals, result).await?;
                 }
                 _ = tokio::time::sleep_until(pause_at), if !receive => {}
-                _ = tokio::time::sleep(LEASE_POLL), if !may_write => {}
+                _ = tokio::time::sleep(super::task::LEASE_POLL), if !may_write => {}
                 message = consumer.recv(), if receive => {
                     match message {
                         Ok(m) => self.take(ctx, &m).await?,

@@ -26,7 +26,7 @@ pub(super) enum Control {
 }
 
 /// How often a task waiting for the worker's lease looks again.
-const LEASE_POLL: Duration = Duration::from_millis(20);
+pub(super) const LEASE_POLL: Duration = Duration::from_millis(20);
 /// How long a status write waits for a lapsed lease to come back.
 const STATUS_WAIT: Duration = Duration::from_secs(30);
 
