@@ -49,6 +49,50 @@ impl<'a> Settings<'a> {
         ))
     }
 
+    /// A required, non-empty comma-separated list (Connect's `NonEmptyListValidator`).
+    pub(crate) fn list(&self, name: &str) -> Result<Vec<String>, SmtError> {
+        let text = self.required(name)?;
+        let items: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(str::to_string)
+            .collect();
+        if items.is_empty() {
+            return Err(self.invalid(name, text, "Empty list"));
+        }
+        Ok(items)
+    }
+
+    /// A boolean with a default (`true`/`false`, any case).
+    pub(crate) fn boolean(&self, name: &str, default: bool) -> Result<bool, SmtError> {
+        match self.get(name).map(str::trim) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(self.invalid(name, v, "Expected value to be either true or false")),
+        }
+    }
+
+    /// `field.syntax.version` (KIP-821): `V1`, top-level field names, is what is supported;
+    /// `V2`, nested paths, is refused until it is implemented.
+    pub(crate) fn field_syntax_v1(&self) -> Result<(), SmtError> {
+        match self.get("field.syntax.version").map(str::trim) {
+            None => Ok(()),
+            Some(v) if v.eq_ignore_ascii_case("V1") => Ok(()),
+            Some(v) if v.eq_ignore_ascii_case("V2") => Err(self.invalid(
+                "field.syntax.version",
+                v,
+                "nested field paths (V2) are not supported yet; use V1 (top-level fields)",
+            )),
+            Some(v) => Err(self.invalid(
+                "field.syntax.version",
+                v,
+                "String must be one of (case insensitive): V1, V2",
+            )),
+        }
+    }
+
     /// A regular expression that must match a whole text, as Java's `Matcher.matches`.
     pub(crate) fn full_regex(&self, name: &str) -> Result<regex::Regex, SmtError> {
         let pattern = self.required(name)?;

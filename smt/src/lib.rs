@@ -8,14 +8,17 @@
 //! - [`Transform`] and [`Predicate`] are the traits; [`Chain`] is a connector's configured
 //!   sequence, built by [`Chain::from_config`] with errors that name the alias and the key.
 //! - `transforms/` and `predicates/` hold one file per transform or predicate. So far:
-//!   `RegexRouter`, `HoistField$Key`/`$Value`, and the `TopicNameMatches` predicate; the
-//!   rest of Connect's set arrives with the SMT issue.
+//!   `RegexRouter`, `HoistField`, `ExtractField` (`$Key`/`$Value`), `ValueToKey`, and the
+//!   `TopicNameMatches` predicate; `transforms/shape.rs` holds Connect's requirements on
+//!   the data (map or struct) with its messages. The rest arrives with the SMT issue.
 
 mod chain;
 mod config;
 mod error;
 mod predicates;
 mod record;
+#[cfg(test)]
+mod testing;
 mod transforms;
 
 pub use chain::Chain;

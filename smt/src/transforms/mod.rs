@@ -1,7 +1,10 @@
 //! The transforms, one per file, and their class names.
 
+mod extract_field;
 mod hoist_field;
 mod regex_router;
+mod shape;
+mod value_to_key;
 
 use crate::config::Settings;
 use crate::{SmtError, Transform};
@@ -16,10 +19,13 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 3] = [
+pub const CLASSES: [&str; 6] = [
+    "org.apache.kafka.connect.transforms.ExtractField$Key",
+    "org.apache.kafka.connect.transforms.ExtractField$Value",
     "org.apache.kafka.connect.transforms.HoistField$Key",
     "org.apache.kafka.connect.transforms.HoistField$Value",
     "org.apache.kafka.connect.transforms.RegexRouter",
+    "org.apache.kafka.connect.transforms.ValueToKey",
 ];
 
 /// Builds the transform a `type` names (full class name or the simple one).
@@ -29,6 +35,9 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "RegexRouter" => Box::new(regex_router::RegexRouter::new(s)?),
         "HoistField$Key" => Box::new(hoist_field::HoistField::new(s, Part::Key)?),
         "HoistField$Value" => Box::new(hoist_field::HoistField::new(s, Part::Value)?),
+        "ExtractField$Key" => Box::new(extract_field::ExtractField::new(s, Part::Key)?),
+        "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
+        "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         _ => return Ok(None),
     }))
 }
