@@ -1,7 +1,10 @@
 //! The transforms, one per file, and their class names.
 
+mod drop_headers;
 mod extract_field;
+mod filter;
 mod hoist_field;
+mod insert_header;
 mod regex_router;
 mod shape;
 mod value_to_key;
@@ -19,11 +22,14 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 6] = [
+pub const CLASSES: [&str; 9] = [
+    "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
+    "org.apache.kafka.connect.transforms.Filter",
     "org.apache.kafka.connect.transforms.HoistField$Key",
     "org.apache.kafka.connect.transforms.HoistField$Value",
+    "org.apache.kafka.connect.transforms.InsertHeader",
     "org.apache.kafka.connect.transforms.RegexRouter",
     "org.apache.kafka.connect.transforms.ValueToKey",
 ];
@@ -38,6 +44,9 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Key" => Box::new(extract_field::ExtractField::new(s, Part::Key)?),
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
+        "Filter" => Box::new(filter::Filter),
+        "DropHeaders" => Box::new(drop_headers::DropHeaders::new(s)?),
+        "InsertHeader" => Box::new(insert_header::InsertHeader::new(s)?),
         _ => return Ok(None),
     }))
 }
