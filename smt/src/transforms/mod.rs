@@ -6,6 +6,8 @@ mod filter;
 mod hoist_field;
 mod insert_header;
 mod regex_router;
+mod replace_field;
+mod set_schema_metadata;
 mod shape;
 mod value_to_key;
 
@@ -22,7 +24,7 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 9] = [
+pub const CLASSES: [&str; 13] = [
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
@@ -31,6 +33,10 @@ pub const CLASSES: [&str; 9] = [
     "org.apache.kafka.connect.transforms.HoistField$Value",
     "org.apache.kafka.connect.transforms.InsertHeader",
     "org.apache.kafka.connect.transforms.RegexRouter",
+    "org.apache.kafka.connect.transforms.ReplaceField$Key",
+    "org.apache.kafka.connect.transforms.ReplaceField$Value",
+    "org.apache.kafka.connect.transforms.SetSchemaMetadata$Key",
+    "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value",
     "org.apache.kafka.connect.transforms.ValueToKey",
 ];
 
@@ -45,6 +51,14 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "SetSchemaMetadata$Key" => {
+            Box::new(set_schema_metadata::SetSchemaMetadata::new(s, Part::Key)?)
+        }
+        "SetSchemaMetadata$Value" => {
+            Box::new(set_schema_metadata::SetSchemaMetadata::new(s, Part::Value)?)
+        }
+        "ReplaceField$Key" => Box::new(replace_field::ReplaceField::new(s, Part::Key)?),
+        "ReplaceField$Value" => Box::new(replace_field::ReplaceField::new(s, Part::Value)?),
         "DropHeaders" => Box::new(drop_headers::DropHeaders::new(s)?),
         "InsertHeader" => Box::new(insert_header::InsertHeader::new(s)?),
         _ => return Ok(None),
