@@ -5,6 +5,7 @@ mod extract_field;
 mod filter;
 mod hoist_field;
 mod insert_header;
+mod mask_field;
 mod regex_router;
 mod replace_field;
 mod set_schema_metadata;
@@ -24,7 +25,7 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 13] = [
+pub const CLASSES: [&str; 15] = [
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
@@ -32,6 +33,8 @@ pub const CLASSES: [&str; 13] = [
     "org.apache.kafka.connect.transforms.HoistField$Key",
     "org.apache.kafka.connect.transforms.HoistField$Value",
     "org.apache.kafka.connect.transforms.InsertHeader",
+    "org.apache.kafka.connect.transforms.MaskField$Key",
+    "org.apache.kafka.connect.transforms.MaskField$Value",
     "org.apache.kafka.connect.transforms.RegexRouter",
     "org.apache.kafka.connect.transforms.ReplaceField$Key",
     "org.apache.kafka.connect.transforms.ReplaceField$Value",
@@ -51,6 +54,8 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "MaskField$Key" => Box::new(mask_field::MaskField::new(s, Part::Key)?),
+        "MaskField$Value" => Box::new(mask_field::MaskField::new(s, Part::Value)?),
         "SetSchemaMetadata$Key" => {
             Box::new(set_schema_metadata::SetSchemaMetadata::new(s, Part::Key)?)
         }
