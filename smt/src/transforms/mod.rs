@@ -3,6 +3,7 @@
 mod drop_headers;
 mod extract_field;
 mod filter;
+mod flatten;
 mod hoist_field;
 mod insert_header;
 mod mask_field;
@@ -25,11 +26,13 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 15] = [
+pub const CLASSES: [&str; 17] = [
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
     "org.apache.kafka.connect.transforms.Filter",
+    "org.apache.kafka.connect.transforms.Flatten$Key",
+    "org.apache.kafka.connect.transforms.Flatten$Value",
     "org.apache.kafka.connect.transforms.HoistField$Key",
     "org.apache.kafka.connect.transforms.HoistField$Value",
     "org.apache.kafka.connect.transforms.InsertHeader",
@@ -54,6 +57,8 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "Flatten$Key" => Box::new(flatten::Flatten::new(s, Part::Key)?),
+        "Flatten$Value" => Box::new(flatten::Flatten::new(s, Part::Value)?),
         "MaskField$Key" => Box::new(mask_field::MaskField::new(s, Part::Key)?),
         "MaskField$Value" => Box::new(mask_field::MaskField::new(s, Part::Value)?),
         "SetSchemaMetadata$Key" => {

@@ -1,0 +1,250 @@
+//! `Flatten$Key` / `Flatten$Value`: flattens nested maps or structs into one level, joining
+//! field names with `delimiter` (default `.`). Arrays and (with a schema) map fields are kept
+//! as they are. With a schema, flattened fields are optional when they or any parent are,
+//! and the new struct schema keeps the original's name, version and doc. A null key or
+//! value passes unchanged.
+
+use serde_json::{Map, Value};
+
+use super::Part;
+use super::shape::{require_map_or_null, require_struct_or_null, schema_type};
+use crate::config::Settings;
+use crate::{Data, Record, SmtError, Transform};
+
+const PURPOSE: &str = "flattening";
+
+#[derive(Debug)]
+pub(crate) struct Flatten {
+    delimiter: String,
+    part: Part,
+}
+
+impl Flatten {
+    pub(crate) fn new(s: &Settings<'_>, part: Part) -> Result<Self, SmtError> {
+        Ok(Self {
+            // Blank counts as absent for `get`; the delimiter may legitimately be any text.
+            delimiter: s.get("delimiter").unwrap_or(".").to_string(),
+            part,
+        })
+    }
+
+    fn name(&self, prefix: &str, name: &str) -> String {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}{}{name}", self.delimiter)
+        }
+    }
+
+    fn schemaless(&self, map: &Map<String, Value>, prefix: &str, out: &mut Map<String, Value>) {
+        for (key, value) in map {
+            let name = self.name(prefix, key);
+            match value {
+                Value::Object(inner) => self.schemaless(inner, &name, out),
+                other => {
+                    out.insert(name, other.clone());
+                }
+            }
+        }
+    }
+
+    /// Flattens a struct's `fields` (payload `values`, `None` for a null struct) into
+    /// `schema_out` and `out`.
+    fn with_schema(
+        &self,
+        fields: &[Value],
+        values: Option<&Map<String, Value>>,
+        prefix: &str,
+        optional: bool,
+        schema_out: &mut Vec<Value>,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), SmtError> {
+        for field in fields {
+            let Some(key) = field.get("field").and_then(Value::as_str) else {
+                continue;
+            };
+            let name = self.name(prefix, key);
+            let field_optional = optional
+                || field
+                    .get("optional")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+            let value = values.and_then(|v| v.get(key)).unwrap_or(&Value::Null);
+            match schema_type(field) {
+                "struct" => {
+                    let inner = field.get("fields").and_then(Value::as_array);
+                    let inner_values = value.as_object();
+                    self.with_schema(
+                        inner.map_or(&[][..], Vec::as_slice),
+                        inner_values,
+                        &name,
+                        field_optional,
+                        schema_out,
+                        out,
+                    )?;
+                }
+                "int8" | "int16" | "int32" | "int64" | "float32" | "float64" | "boolean"
+                | "string" | "bytes" | "array" | "map" => {
+                    let mut f = field.clone();
+                    if let Some(m) = f.as_object_mut() {
+                        m.insert("field".into(), Value::String(name.clone()));
+                        m.insert("optional".into(), Value::Bool(field_optional));
+                    }
+                    schema_out.push(f);
+                    out.insert(name, value.clone());
+                }
+                other => {
+                    return Err(SmtError::Data(format!(
+                        "Flatten transformation does not support {other} for record with schemas (for field {name})."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Transform for Flatten {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
+        let slot = match self.part {
+            Part::Key => &mut record.key,
+            Part::Value => &mut record.value,
+        };
+        let Some(current) = slot.as_ref() else {
+            return Ok(Some(record));
+        };
+        let flat = match &current.schema {
+            None => {
+                let Some(map) = require_map_or_null(&current.payload, PURPOSE)? else {
+                    return Ok(Some(record));
+                };
+                let mut out = Map::new();
+                self.schemaless(map, "", &mut out);
+                Data::plain(Value::Object(out))
+            }
+            Some(schema) => {
+                let shaped = require_struct_or_null(&current.payload, schema, PURPOSE)?;
+                let fields = schema
+                    .get("fields")
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], Vec::as_slice);
+                let mut schema_fields = Vec::new();
+                let mut out = Map::new();
+                let values = shaped.map(|(v, _)| v);
+                self.with_schema(fields, values, "", false, &mut schema_fields, &mut out)?;
+                let mut flat_schema = schema.clone();
+                if let Some(m) = flat_schema.as_object_mut() {
+                    m.insert("fields".into(), Value::Array(schema_fields));
+                }
+                let payload = if shaped.is_some() {
+                    Value::Object(out)
+                } else {
+                    Value::Null
+                };
+                Data {
+                    payload,
+                    schema: Some(flat_schema),
+                }
+            }
+        };
+        *slot = Some(flat);
+        Ok(Some(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::testing::{apply, plain, record, typed};
+
+    const VALUE: &[(&str, &str)] = &[(
+        "transforms.x.type",
+        "org.apache.kafka.connect.transforms.Flatten$Value",
+    )];
+
+    #[test]
+    fn nested_maps_flatten_with_the_delimiter() {
+        // Connect's documented example.
+        let input = json!({"content": {"id": 42, "name": {"first": "David", "middle": null, "last": "Wong"}}});
+        let out = apply(VALUE, record(None, plain(input.clone()))).expect("ok");
+        assert_eq!(
+            out.value.expect("value").payload,
+            json!({"content.id": 42, "content.name.first": "David", "content.name.middle": null, "content.name.last": "Wong"})
+        );
+        let mut underscore = VALUE.to_vec();
+        underscore.push(("transforms.x.delimiter", "_"));
+        let out = apply(
+            &underscore,
+            record(None, plain(json!({"a": {"b": [1, {"c": 2}]}, "d": {}}))),
+        )
+        .expect("ok");
+        assert_eq!(
+            out.value.expect("value").payload,
+            json!({"a_b": [1, {"c": 2}]}),
+            "arrays stay, empty maps vanish"
+        );
+    }
+
+    #[test]
+    fn nested_structs_flatten_with_optional_propagated() {
+        let schema = json!({"type": "struct", "name": "row", "optional": false, "fields": [
+            {"field": "id", "type": "int32", "optional": false},
+            {"field": "address", "type": "struct", "optional": true, "fields": [
+                {"field": "city", "type": "string", "optional": false},
+                {"field": "geo", "type": "struct", "optional": false, "fields": [
+                    {"field": "lat", "type": "float64", "optional": false}]}]},
+            {"field": "tags", "type": "array", "items": {"type": "string"}, "optional": false},
+        ]});
+        let payload =
+            json!({"id": 1, "address": {"city": "Oslo", "geo": {"lat": 59.9}}, "tags": ["a"]});
+        let out = apply(VALUE, record(None, typed(payload, schema))).expect("ok");
+        let v = out.value.expect("value");
+        assert_eq!(
+            v.payload,
+            json!({"id": 1, "address.city": "Oslo", "address.geo.lat": 59.9, "tags": ["a"]})
+        );
+        assert_eq!(
+            v.schema,
+            Some(
+                json!({"type": "struct", "name": "row", "optional": false, "fields": [
+                    {"field": "id", "type": "int32", "optional": false},
+                    {"field": "address.city", "type": "string", "optional": true},
+                    {"field": "address.geo.lat", "type": "float64", "optional": true},
+                    {"field": "tags", "type": "array", "items": {"type": "string"}, "optional": false},
+                ]})
+            )
+        );
+        // A null nested struct gives null leaves.
+        let schema = v.schema.clone().map(|_| {
+            json!({"type": "struct", "optional": false, "fields": [
+                {"field": "address", "type": "struct", "optional": true, "fields": [
+                    {"field": "city", "type": "string", "optional": false}]}]})
+        });
+        let out = apply(
+            VALUE,
+            record(
+                None,
+                typed(json!({"address": null}), schema.expect("schema")),
+            ),
+        )
+        .expect("ok");
+        assert_eq!(
+            out.value.expect("value").payload,
+            json!({"address.city": null})
+        );
+    }
+
+    #[test]
+    fn tombstones_pass_and_keys_flatten_too() {
+        let out = apply(VALUE, record(None, None)).expect("ok");
+        assert!(out.value.is_none());
+        let out = apply(
+            &[("transforms.x.type", "Flatten$Key")],
+            record(plain(json!({"a": {"b": 1}})), plain(json!({"a": {"b": 1}}))),
+        )
+        .expect("ok");
+        assert_eq!(out.key.expect("key").payload, json!({"a.b": 1}));
+        assert_eq!(out.value.expect("value").payload, json!({"a": {"b": 1}}));
+    }
+}
