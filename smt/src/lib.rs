@@ -8,11 +8,11 @@
 //! - [`Transform`] and [`Predicate`] are the traits; [`Chain`] is a connector's configured
 //!   sequence, built by [`Chain::from_config`] with errors that name the alias and the key.
 //! - `transforms/` and `predicates/` hold one file per transform or predicate. So far:
-//!   `RegexRouter`, `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`,
-//!   `MaskField`, `Flatten` (`$Key`/`$Value`), `ValueToKey`, `Filter`, `DropHeaders`, `InsertHeader`, and the
-//!   predicates `TopicNameMatches`, `HasHeaderKey`,
-//!   `RecordIsTombstone`; `transforms/shape.rs` holds Connect's requirements on
-//!   the data (map or struct) with its messages. The rest arrives with the SMT issue.
+//!   `RegexRouter`, `ValueToKey`, `Filter`, `DropHeaders`, `InsertHeader`, the `$Key`/`$Value`
+//!   pairs `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`, `MaskField`,
+//!   `Flatten`, and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
+//!   `transforms/shape.rs` holds Connect's requirements on the data (map or struct) with its
+//!   messages. The rest arrives with the SMT issue.
 
 mod chain;
 mod config;
