@@ -150,6 +150,7 @@ mod tests {
         Record {
             topic: topic.into(),
             partition: None,
+            offset: None,
             key: None,
             value: Some(Data::plain(value)),
             headers: Vec::new(),

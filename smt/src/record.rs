@@ -24,6 +24,8 @@ pub struct Record {
     pub topic: String,
     /// The Kafka partition, when known (sink side).
     pub partition: Option<i32>,
+    /// The Kafka offset, when known (sink side).
+    pub offset: Option<i64>,
     /// `None` is a null key.
     pub key: Option<Data>,
     /// `None` is a null value (a tombstone).

@@ -20,6 +20,7 @@ pub(crate) fn record(key: Option<Data>, value: Option<Data>) -> Record {
     Record {
         topic: "t".into(),
         partition: None,
+        offset: None,
         key,
         value,
         headers: Vec::new(),

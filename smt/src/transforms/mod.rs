@@ -5,6 +5,7 @@ mod extract_field;
 mod filter;
 mod flatten;
 mod hoist_field;
+mod insert_field;
 mod insert_header;
 mod mask_field;
 mod regex_router;
@@ -26,7 +27,7 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 17] = [
+pub const CLASSES: [&str; 19] = [
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
@@ -35,6 +36,8 @@ pub const CLASSES: [&str; 17] = [
     "org.apache.kafka.connect.transforms.Flatten$Value",
     "org.apache.kafka.connect.transforms.HoistField$Key",
     "org.apache.kafka.connect.transforms.HoistField$Value",
+    "org.apache.kafka.connect.transforms.InsertField$Key",
+    "org.apache.kafka.connect.transforms.InsertField$Value",
     "org.apache.kafka.connect.transforms.InsertHeader",
     "org.apache.kafka.connect.transforms.MaskField$Key",
     "org.apache.kafka.connect.transforms.MaskField$Value",
@@ -57,6 +60,8 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "InsertField$Key" => Box::new(insert_field::InsertField::new(s, Part::Key)?),
+        "InsertField$Value" => Box::new(insert_field::InsertField::new(s, Part::Value)?),
         "Flatten$Key" => Box::new(flatten::Flatten::new(s, Part::Key)?),
         "Flatten$Value" => Box::new(flatten::Flatten::new(s, Part::Value)?),
         "MaskField$Key" => Box::new(mask_field::MaskField::new(s, Part::Key)?),

@@ -408,7 +408,7 @@ impl Sink {
             None
         } else {
             changed = true;
-            let at = (topic, Some(m.partition()));
+            let at = (topic, Some(m.partition()), Some(m.offset()));
             match transform::apply(&chain, at, key.as_deref(), value.as_deref(), &headers, ts) {
                 Ok(Some(t)) => Some(t),
                 Ok(None) => return Ok(()),

@@ -320,7 +320,7 @@ async fn produce(
     let transformed = if chain.is_empty() {
         None
     } else {
-        let at = (record.topic, None);
+        let at = (record.topic, None, None);
         let ts = record.timestamp_ms;
         match transform::apply(chain, at, record.key, record.value, &original_headers, ts) {
             Ok(Some(t)) => Some(t),

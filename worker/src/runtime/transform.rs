@@ -38,7 +38,7 @@ fn parse(what: &str, bytes: Option<&[u8]>) -> Result<Option<Data>, String> {
 /// Runs `chain` on a record; `Ok(None)` when a transform dropped it.
 pub(super) fn apply(
     chain: &Chain,
-    (topic, partition): (&str, Option<i32>),
+    (topic, partition, offset): (&str, Option<i32>, Option<i64>),
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     headers: &[Header<'_>],
@@ -47,6 +47,7 @@ pub(super) fn apply(
     let record = Record {
         topic: topic.to_string(),
         partition,
+        offset,
         key: parse("key", key)?,
         value: parse("value", value)?,
         headers: headers
