@@ -4,6 +4,7 @@ mod drop_headers;
 mod extract_field;
 mod filter;
 mod flatten;
+mod header_from;
 mod hoist_field;
 mod insert_field;
 mod insert_header;
@@ -27,13 +28,15 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 19] = [
+pub const CLASSES: [&str; 21] = [
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
     "org.apache.kafka.connect.transforms.Filter",
     "org.apache.kafka.connect.transforms.Flatten$Key",
     "org.apache.kafka.connect.transforms.Flatten$Value",
+    "org.apache.kafka.connect.transforms.HeaderFrom$Key",
+    "org.apache.kafka.connect.transforms.HeaderFrom$Value",
     "org.apache.kafka.connect.transforms.HoistField$Key",
     "org.apache.kafka.connect.transforms.HoistField$Value",
     "org.apache.kafka.connect.transforms.InsertField$Key",
@@ -60,6 +63,8 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "HeaderFrom$Key" => Box::new(header_from::HeaderFrom::new(s, Part::Key)?),
+        "HeaderFrom$Value" => Box::new(header_from::HeaderFrom::new(s, Part::Value)?),
         "InsertField$Key" => Box::new(insert_field::InsertField::new(s, Part::Key)?),
         "InsertField$Value" => Box::new(insert_field::InsertField::new(s, Part::Value)?),
         "Flatten$Key" => Box::new(flatten::Flatten::new(s, Part::Key)?),
