@@ -8,14 +8,16 @@
 //! - [`Transform`] and [`Predicate`] are the traits; [`Chain`] is a connector's configured
 //!   sequence, built by [`Chain::from_config`] with errors that name the alias and the key.
 //! - `transforms/` and `predicates/` hold one file per transform or predicate. So far:
-//!   `RegexRouter`, `ValueToKey`, `Filter`, `DropHeaders`, `InsertHeader`, the `$Key`/`$Value`
+//!   `RegexRouter`, `TimestampRouter`, `ValueToKey`, `Filter`, `DropHeaders`,
+//!   `InsertHeader`, the `$Key`/`$Value`
 //!   pairs `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`, `MaskField`,
 //!   `Flatten`, `InsertField`, `HeaderFrom`, and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
 //!   `transforms/shape.rs` holds Connect's requirements on the data (map or struct) with its
-//!   messages. The rest arrives with the SMT issue.
+//!   messages; `date_format.rs` formats Java `SimpleDateFormat` patterns in UTC. The rest arrives with the SMT issue.
 
 mod chain;
 mod config;
+mod date_format;
 mod error;
 mod predicates;
 mod record;

@@ -13,6 +13,7 @@ mod regex_router;
 mod replace_field;
 mod set_schema_metadata;
 mod shape;
+mod timestamp_router;
 mod value_to_key;
 
 use crate::config::Settings;
@@ -28,7 +29,7 @@ pub(crate) enum Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 21] = [
+pub const CLASSES: [&str; 22] = [
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
@@ -49,6 +50,7 @@ pub const CLASSES: [&str; 21] = [
     "org.apache.kafka.connect.transforms.ReplaceField$Value",
     "org.apache.kafka.connect.transforms.SetSchemaMetadata$Key",
     "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value",
+    "org.apache.kafka.connect.transforms.TimestampRouter",
     "org.apache.kafka.connect.transforms.ValueToKey",
 ];
 
@@ -63,6 +65,7 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "TimestampRouter" => Box::new(timestamp_router::TimestampRouter::new(s)?),
         "HeaderFrom$Key" => Box::new(header_from::HeaderFrom::new(s, Part::Key)?),
         "HeaderFrom$Value" => Box::new(header_from::HeaderFrom::new(s, Part::Value)?),
         "InsertField$Key" => Box::new(insert_field::InsertField::new(s, Part::Key)?),
