@@ -35,10 +35,7 @@ impl ExtractField {
 
 impl Transform for ExtractField {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let Some(current) = slot.take() else {
             return Ok(Some(record));
         };

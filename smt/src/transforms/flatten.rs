@@ -106,10 +106,7 @@ impl Flatten {
 
 impl Transform for Flatten {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let Some(current) = slot.as_ref() else {
             return Ok(Some(record));
         };

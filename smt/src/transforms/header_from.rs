@@ -66,10 +66,7 @@ impl HeaderFrom {
 
 impl Transform for HeaderFrom {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let null = Data::plain(Value::Null);
         let current = slot.as_ref().unwrap_or(&null);
         let mut added = Vec::with_capacity(self.pairs.len());
@@ -123,10 +120,7 @@ impl Transform for HeaderFrom {
                 value: header_bytes(&value),
             });
         }
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         *slot = Some(updated);
         Ok(Some(record))
     }

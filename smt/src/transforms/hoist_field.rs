@@ -25,10 +25,7 @@ impl HoistField {
 
 impl Transform for HoistField {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let (payload, schema) = match slot.take() {
             Some(d) => (d.payload, d.schema),
             None => (Value::Null, None),

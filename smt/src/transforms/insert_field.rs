@@ -104,10 +104,7 @@ impl InsertField {
 impl Transform for InsertField {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
         let additions = self.additions(&record)?;
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let Some(current) = slot.as_ref().filter(|d| !d.payload.is_null()) else {
             return Ok(Some(record));
         };

@@ -135,10 +135,7 @@ impl MaskField {
 
 impl Transform for MaskField {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let Some(current) = slot.as_ref().filter(|d| !d.payload.is_null()) else {
             return Ok(Some(record));
         };

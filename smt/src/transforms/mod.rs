@@ -26,6 +26,16 @@ pub(crate) enum Part {
     Value,
 }
 
+impl Part {
+    /// The record's key or value.
+    pub(crate) fn of(self, record: &mut crate::Record) -> &mut Option<crate::Data> {
+        match self {
+            Part::Key => &mut record.key,
+            Part::Value => &mut record.value,
+        }
+    }
+}
+
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.

@@ -44,10 +44,7 @@ impl SetSchemaMetadata {
 
 impl Transform for SetSchemaMetadata {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let slot = match self.part {
-            Part::Key => &mut record.key,
-            Part::Value => &mut record.value,
-        };
+        let slot = self.part.of(&mut record);
         let Some(schema) = slot.as_mut().and_then(|d| d.schema.as_mut()) else {
             return Err(SmtError::Data(format!("Schema required for [{PURPOSE}]")));
         };
