@@ -10,7 +10,7 @@
 //!
 //! A standalone worker's lease never expires.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,9 @@ pub struct Lease {
     last_tick: AtomicI64,
     /// Membership lost: nothing may be written until the next assignment.
     fenced: AtomicBool,
+    /// How many times the worker was fenced: a write that waited across a fence is void
+    /// even if a new assignment made the lease valid again.
+    fences: AtomicU64,
 }
 
 /// When a request was sent, to extend the lease once it succeeds.
@@ -45,6 +48,7 @@ impl Lease {
             valid_until: AtomicI64::new(i64::MAX),
             last_tick: AtomicI64::new(0),
             fenced: AtomicBool::new(false),
+            fences: AtomicU64::new(0),
         })
     }
 
@@ -55,6 +59,7 @@ impl Lease {
             valid_until: AtomicI64::new(i64::MIN),
             last_tick: AtomicI64::new(0),
             fenced: AtomicBool::new(false),
+            fences: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&lease);
         let spawned = std::thread::Builder::new()
@@ -85,6 +90,7 @@ impl Lease {
 
     /// Membership lost: void the lease until the next successful sync.
     pub fn fence(&self) {
+        self.fences.fetch_add(1, Ordering::SeqCst);
         self.fenced.store(true, Ordering::SeqCst);
         self.valid_until.store(i64::MIN, Ordering::SeqCst);
     }
@@ -102,6 +108,11 @@ impl Lease {
     /// Whether membership was lost (as opposed to a lease waiting for its next extension).
     pub fn is_fenced(&self) -> bool {
         self.fenced.load(Ordering::SeqCst)
+    }
+
+    /// How many times the worker was fenced so far.
+    pub fn fences(&self) -> u64 {
+        self.fences.load(Ordering::SeqCst)
     }
 }
 
@@ -145,8 +156,10 @@ mod tests {
         assert!(!lease.is_valid(), "expired");
         lease.extend(lease.sent(), Duration::from_secs(10));
         assert!(lease.is_valid());
+        let fences = lease.fences();
         lease.fence();
         assert!(!lease.is_valid() && lease.is_fenced());
+        assert_eq!(lease.fences(), fences + 1, "a write that waited across it can tell");
         lease.extend(lease.sent(), Duration::from_secs(10));
         assert!(
             lease.is_valid() && !lease.is_fenced(),

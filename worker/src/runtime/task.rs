@@ -53,8 +53,14 @@ impl Identity {
         // A lapsed lease comes back with the next heartbeat or round; a fenced worker writes
         // nothing (its work may run elsewhere).
         let waited = std::time::Instant::now();
-        while !self.lease.is_valid() {
-            if self.lease.is_fenced() || waited.elapsed() >= STATUS_WAIT {
+        let fences = self.lease.fences();
+        while !self.lease.is_valid() || self.lease.fences() != fences {
+            // Fenced meanwhile: the status belongs to work that may run elsewhere now, even
+            // if a new assignment has made the lease valid again.
+            if self.lease.is_fenced()
+                || self.lease.fences() != fences
+                || waited.elapsed() >= STATUS_WAIT
+            {
                 tracing::info!(
                     ?key,
                     ?state,
