@@ -10,7 +10,7 @@
 //! - `transforms/` and `predicates/` hold one file per transform or predicate. So far:
 //!   `RegexRouter`, `TimestampRouter`, `ValueToKey`, `Filter`, `DropHeaders`,
 //!   `InsertHeader`, the `$Key`/`$Value`
-//!   pairs `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`, `MaskField`,
+//!   pairs `Cast`, `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`, `MaskField`,
 //!   `Flatten`, `InsertField`, `HeaderFrom`, and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
 //!   `transforms/shape.rs` holds Connect's requirements on the data (map or struct) with its
 //!   messages; `date_format.rs` formats Java `SimpleDateFormat` patterns in UTC. The rest arrives with the SMT issue.

@@ -1,5 +1,6 @@
 //! The transforms, one per file, and their class names.
 
+mod cast;
 mod drop_headers;
 mod extract_field;
 mod filter;
@@ -39,7 +40,9 @@ impl Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 22] = [
+pub const CLASSES: [&str; 24] = [
+    "org.apache.kafka.connect.transforms.Cast$Key",
+    "org.apache.kafka.connect.transforms.Cast$Value",
     "org.apache.kafka.connect.transforms.DropHeaders",
     "org.apache.kafka.connect.transforms.ExtractField$Key",
     "org.apache.kafka.connect.transforms.ExtractField$Value",
@@ -75,6 +78,8 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
         "Filter" => Box::new(filter::Filter),
+        "Cast$Key" => Box::new(cast::Cast::new(s, Part::Key)?),
+        "Cast$Value" => Box::new(cast::Cast::new(s, Part::Value)?),
         "TimestampRouter" => Box::new(timestamp_router::TimestampRouter::new(s)?),
         "HeaderFrom$Key" => Box::new(header_from::HeaderFrom::new(s, Part::Key)?),
         "HeaderFrom$Value" => Box::new(header_from::HeaderFrom::new(s, Part::Value)?),

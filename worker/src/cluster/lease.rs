@@ -159,7 +159,11 @@ mod tests {
         let fences = lease.fences();
         lease.fence();
         assert!(!lease.is_valid() && lease.is_fenced());
-        assert_eq!(lease.fences(), fences + 1, "a write that waited across it can tell");
+        assert_eq!(
+            lease.fences(),
+            fences + 1,
+            "a write that waited across it can tell"
+        );
         lease.extend(lease.sent(), Duration::from_secs(10));
         assert!(
             lease.is_valid() && !lease.is_fenced(),
