@@ -11,7 +11,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::Part;
-use super::shape::{require_map, require_struct, schema_type, struct_value};
+use super::shape::{require_map, require_struct, restructured, schema_type, struct_value};
 use crate::config::Settings;
 use crate::{Data, Record, SmtError, Transform};
 
@@ -331,14 +331,7 @@ impl Transform for Cast {
                         }
                     }
                 }
-                let mut new_schema = schema.clone();
-                if let Some(m) = new_schema.as_object_mut() {
-                    m.insert("fields".into(), Value::Array(new_fields));
-                }
-                Data {
-                    payload: Value::Object(out),
-                    schema: Some(new_schema),
-                }
+                restructured(schema, new_fields, Value::Object(out))
             }
         };
         *slot = Some(casted);

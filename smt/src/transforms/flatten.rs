@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::Part;
-use super::shape::{require_map_or_null, require_struct_or_null, schema_type};
+use super::shape::{require_map_or_null, require_struct_or_null, restructured, schema_type};
 use crate::config::Settings;
 use crate::{Data, Record, SmtError, Transform};
 
@@ -129,19 +129,12 @@ impl Transform for Flatten {
                 let mut out = Map::new();
                 let values = shaped.map(|(v, _)| v);
                 self.with_schema(fields, values, "", false, &mut schema_fields, &mut out)?;
-                let mut flat_schema = schema.clone();
-                if let Some(m) = flat_schema.as_object_mut() {
-                    m.insert("fields".into(), Value::Array(schema_fields));
-                }
                 let payload = if shaped.is_some() {
                     Value::Object(out)
                 } else {
                     Value::Null
                 };
-                Data {
-                    payload,
-                    schema: Some(flat_schema),
-                }
+                restructured(schema, schema_fields, payload)
             }
         };
         *slot = Some(flat);

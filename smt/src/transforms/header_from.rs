@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::Part;
-use super::shape::{field_schema, require_map, require_struct, struct_value};
+use super::shape::{field_schema, require_map, require_struct, restructured, struct_value};
 use crate::config::Settings;
 use crate::{Data, Header, Record, SmtError, Transform};
 
@@ -104,14 +104,7 @@ impl Transform for HeaderFrom {
                     let value = struct_value(values, schema, field, self.replace_null_with_default);
                     added.push((header, value));
                 }
-                let mut new_schema = schema.clone();
-                if let Some(m) = new_schema.as_object_mut() {
-                    m.insert("fields".into(), Value::Array(kept));
-                }
-                Data {
-                    payload: Value::Object(out),
-                    schema: Some(new_schema),
-                }
+                restructured(schema, kept, Value::Object(out))
             }
         };
         for (name, value) in added {

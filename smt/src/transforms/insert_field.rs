@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Part;
-use super::shape::{require_map, require_struct, struct_value};
+use super::shape::{require_map, require_struct, restructured, struct_value};
 use crate::config::Settings;
 use crate::{Data, Record, SmtError, Transform};
 
@@ -136,14 +136,7 @@ impl Transform for InsertField {
                     schema_fields.push(field_schema);
                     out.insert(spec.name, value);
                 }
-                let mut new_schema = schema.clone();
-                if let Some(m) = new_schema.as_object_mut() {
-                    m.insert("fields".into(), Value::Array(schema_fields));
-                }
-                Data {
-                    payload: Value::Object(out),
-                    schema: Some(new_schema),
-                }
+                restructured(schema, schema_fields, Value::Object(out))
             }
         };
         *slot = Some(inserted);

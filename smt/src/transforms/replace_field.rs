@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::Part;
-use super::shape::{require_map, require_struct, struct_value};
+use super::shape::{require_map, require_struct, restructured, struct_value};
 use crate::config::Settings;
 use crate::{Data, Record, SmtError, Transform};
 
@@ -98,14 +98,7 @@ impl ReplaceField {
             }
             out_fields.push(field);
         }
-        let mut schema = schema.clone();
-        if let Some(s) = schema.as_object_mut() {
-            s.insert("fields".into(), Value::Array(out_fields));
-        }
-        Ok(Data {
-            payload: Value::Object(out),
-            schema: Some(schema),
-        })
+        Ok(restructured(schema, out_fields, Value::Object(out)))
     }
 }
 

@@ -156,3 +156,16 @@ pub(crate) fn data(payload: Value, schema: Option<Value>) -> Option<Data> {
         Some(Data { payload, schema })
     }
 }
+
+/// A struct: `payload`, with `schema`'s name, version, doc and parameters but `fields` as its
+/// fields.
+pub(crate) fn restructured(schema: &Value, fields: Vec<Value>, payload: Value) -> Data {
+    let mut schema = schema.clone();
+    if let Some(m) = schema.as_object_mut() {
+        m.insert("fields".into(), Value::Array(fields));
+    }
+    Data {
+        payload,
+        schema: Some(schema),
+    }
+}
