@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 
 /// One piece of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub(crate) enum Piece {
     Text(String),
     /// A pattern letter and how many times it repeats.
     Field(char, usize),
@@ -21,7 +21,7 @@ pub(crate) struct JavaDateFormat {
 }
 
 const LETTERS: &str = "GyYMLwWDdFEuaHkKhmsSzZX";
-const MONTHS: [&str; 12] = [
+pub(crate) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -35,7 +35,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+pub(crate) const DAYS: [&str; 7] = [
     "Monday",
     "Tuesday",
     "Wednesday",
@@ -128,6 +128,11 @@ impl JavaDateFormat {
             pieces.push(Piece::Text(text));
         }
         Ok(Self { pieces })
+    }
+
+    /// The pattern's pieces, in order.
+    pub(crate) fn pieces(&self) -> &[Piece] {
+        &self.pieces
     }
 
     /// Formats milliseconds since the epoch, in UTC.

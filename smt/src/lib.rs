@@ -11,13 +11,15 @@
 //!   `RegexRouter`, `TimestampRouter`, `ValueToKey`, `Filter`, `DropHeaders`,
 //!   `InsertHeader`, the `$Key`/`$Value`
 //!   pairs `Cast`, `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`, `MaskField`,
-//!   `Flatten`, `InsertField`, `HeaderFrom`, and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
+//!   `Flatten`, `InsertField`, `HeaderFrom`, `TimestampConverter`, and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
 //!   `transforms/shape.rs` holds Connect's requirements on the data (map or struct) with its
-//!   messages; `date_format.rs` formats Java `SimpleDateFormat` patterns in UTC. The rest arrives with the SMT issue.
+//!   messages; `date_format.rs` formats Java `SimpleDateFormat` patterns in UTC and
+//!   `date_parse.rs` parses text with them. The rest arrives with the SMT issue.
 
 mod chain;
 mod config;
 mod date_format;
+mod date_parse;
 mod error;
 mod predicates;
 mod record;

@@ -14,6 +14,7 @@ mod regex_router;
 mod replace_field;
 mod set_schema_metadata;
 mod shape;
+mod timestamp_converter;
 mod timestamp_router;
 mod value_to_key;
 
@@ -40,7 +41,7 @@ impl Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 24] = [
+pub const CLASSES: [&str; 26] = [
     "org.apache.kafka.connect.transforms.Cast$Key",
     "org.apache.kafka.connect.transforms.Cast$Value",
     "org.apache.kafka.connect.transforms.DropHeaders",
@@ -63,6 +64,8 @@ pub const CLASSES: [&str; 24] = [
     "org.apache.kafka.connect.transforms.ReplaceField$Value",
     "org.apache.kafka.connect.transforms.SetSchemaMetadata$Key",
     "org.apache.kafka.connect.transforms.SetSchemaMetadata$Value",
+    "org.apache.kafka.connect.transforms.TimestampConverter$Key",
+    "org.apache.kafka.connect.transforms.TimestampConverter$Value",
     "org.apache.kafka.connect.transforms.TimestampRouter",
     "org.apache.kafka.connect.transforms.ValueToKey",
 ];
@@ -77,6 +80,13 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Key" => Box::new(extract_field::ExtractField::new(s, Part::Key)?),
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
+        "TimestampConverter$Key" => {
+            Box::new(timestamp_converter::TimestampConverter::new(s, Part::Key)?)
+        }
+        "TimestampConverter$Value" => Box::new(timestamp_converter::TimestampConverter::new(
+            s,
+            Part::Value,
+        )?),
         "Filter" => Box::new(filter::Filter),
         "Cast$Key" => Box::new(cast::Cast::new(s, Part::Key)?),
         "Cast$Value" => Box::new(cast::Cast::new(s, Part::Value)?),
