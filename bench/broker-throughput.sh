@@ -6,25 +6,19 @@
 #
 #   bench/broker-throughput.sh [RECORDS]      (default 1000000)
 #
-# Release builds; nisshi is installed once into $CULVERT_BENCH_CACHE (default
-# ~/.cache/culvert-bench), which takes ~13 minutes the first time. Not part of CI.
+# Release builds; nisshi is built once by scripts/nisshi into $CULVERT_BENCH_CACHE (default
+# ~/.cache/culvert-bench), which takes ~15 minutes the first time. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-1000000}
 SIZE=1024
-CACHE=${CULVERT_BENCH_CACHE:-$HOME/.cache/culvert-bench}
-mkdir -p "$CACHE"
 
 echo "building (release)..." >&2
 cargo build --release -q -p culvert --bin culvert
 cargo build --release -q -p culvert-log-engine --example loadgen
 CULVERT=target/release/culvert
 LOADGEN=target/release/examples/loadgen
-NISSHI="$CACHE/bin/nisshi"
-if [ ! -x "$NISSHI" ]; then
-  echo "installing nisshi into $CACHE (one time, ~13 minutes)..." >&2
-  cargo install nisshi --locked --ignore-rust-version --no-default-features --features dynostore --root "$CACHE" -q
-fi
+NISSHI=$(scripts/nisshi)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{print ($14+$15)/t}' "/proc/$1/stat"; }

@@ -54,6 +54,7 @@ pub(crate) async fn assemble(config: &WorkerConfig, cache_dir: &Path) -> Result<
     let providers = ConfigProviders::new(&config.config_providers)?;
     let clients = ClientSettings {
         bootstrap_servers: config.bootstrap_servers.join(","),
+        security: config.security_props.clone(),
         producer: config.producer.clone(),
         consumer: config.consumer.clone(),
         admin: config.admin.clone(),
@@ -160,7 +161,7 @@ pub(crate) fn banner(text: &str) {
 
 /// The Kafka cluster id (`GET /` reports it), asked of the brokers on a blocking thread.
 pub(crate) async fn kafka_cluster_id(clients: &ClientSettings) -> Result<String, String> {
-    let config = clients.config(&clients.admin);
+    let config = clients.config(&clients.admin)?;
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = config
             .create()

@@ -7,10 +7,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::broker::wait_for_signal;
-use crate::cluster::{Lease, WorkerGroup};
-use crate::config::{Mode, WorkerConfig, load_properties};
+use crate::cluster::connection::BrokerConnection;
+use crate::cluster::transport::Transport;
+use crate::cluster::{ClusterError, Lease, WorkerGroup};
+use crate::config::{Mode, Security, WorkerConfig, load_properties};
 use crate::herder::Herder;
 use crate::rest::{RestState, router};
 
@@ -29,6 +32,34 @@ struct Started {
     state: RestState,
 }
 
+/// With TLS or SASL configured, connects and logs in to a bootstrap server before anything
+/// else, so a wrong password or an untrusted certificate stops the worker with that reason
+/// (librdkafka would only report timeouts). An unreachable broker is left to the usual
+/// path: it may come up later.
+async fn check_login(config: &WorkerConfig) -> Result<(), String> {
+    if config.security == Security::default() {
+        return Ok(());
+    }
+    let transport = Transport::new(&config.security)?;
+    for server in &config.bootstrap_servers {
+        let opened = BrokerConnection::open(
+            server,
+            "culvert-login-check",
+            &transport,
+            Duration::from_secs(10),
+        )
+        .await;
+        match opened {
+            Ok(_) => return Ok(()),
+            Err(e @ (ClusterError::Tls { .. } | ClusterError::Authentication { .. })) => {
+                return Err(format!("cannot log in to the Kafka cluster: {e}"));
+            }
+            Err(e) => tracing::warn!(server = %server, error = %e, "login check failed"),
+        }
+    }
+    Ok(())
+}
+
 async fn start(options: &Options) -> Result<Started, String> {
     let props = load_properties(Some(&options.config)).map_err(|e| e.to_string())?;
     let (config, warnings) =
@@ -36,6 +67,7 @@ async fn start(options: &Options) -> Result<Started, String> {
     for w in warnings {
         tracing::warn!("{w}");
     }
+    check_login(&config).await?;
     let node = super::node::assemble(&config, &options.data_dir.join("plugin-cache")).await?;
     let kafka_cluster_id = super::node::kafka_cluster_id(&node.clients).await?;
     let lease = Lease::cluster();
@@ -48,7 +80,7 @@ async fn start(options: &Options) -> Result<Started, String> {
         Arc::clone(&node.configs),
         runtime.clone(),
         lease,
-    );
+    )?;
     let herder = Arc::new(
         node.herder(&config, runtime)
             .with_cluster(group.view(), group.waker()),

@@ -1,27 +1,33 @@
 //! One connection to a Kafka broker for the membership client: length-prefixed frames,
 //! request headers and correlation ids, and API versions negotiated once with ApiVersions
 //! so each request goes out at the newest version both sides speak (brokers differ: Kafka 4
-//! dropped old versions, small brokers lack new ones).
+//! dropped old versions, small brokers lack new ones). With SASL configured, the login
+//! (SaslHandshake v1, then SaslAuthenticate rounds) follows ApiVersions, as in Kafka's
+//! clients.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::ResponseHeader;
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::ClusterError;
+use super::sasl::{Scram, plain_token};
+use super::transport::{Stream, Transport};
+use crate::config::{Mechanism, Sasl};
 
 /// The largest response frame accepted (group payloads are small; this bounds a bad peer).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
 
 /// A connection with negotiated versions. Requests run one at a time.
-#[derive(Debug)]
 pub struct BrokerConnection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     addr: String,
     client_id: StrBytes,
     correlation: i32,
@@ -29,28 +35,29 @@ pub struct BrokerConnection {
     versions: HashMap<i16, (i16, i16)>,
 }
 
+impl std::fmt::Debug for BrokerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerConnection")
+            .field("addr", &self.addr)
+            .field("correlation", &self.correlation)
+            .finish_non_exhaustive()
+    }
+}
+
 fn api_name(key: i16) -> String {
     ApiKey::try_from(key).map_or_else(|_| format!("API {key}"), |k| format!("{k:?}"))
 }
 
 impl BrokerConnection {
-    /// Connects to `addr` (`host:port`) and asks which API versions it serves.
+    /// Connects to `addr` (`host:port`) over `transport` (TCP or TLS), asks which API
+    /// versions it serves, and logs in when the transport has SASL configured.
     pub async fn open(
         addr: &str,
         client_id: &str,
+        transport: &Transport,
         timeout: Duration,
     ) -> Result<Self, ClusterError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| ClusterError::Timeout {
-                addr: addr.to_string(),
-                what: "connecting".into(),
-            })?
-            .map_err(|source| ClusterError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
+        let stream = transport.connect(addr, timeout).await?;
         let mut conn = Self {
             stream,
             addr: addr.to_string(),
@@ -70,7 +77,88 @@ impl BrokerConnection {
             .iter()
             .map(|k| (k.api_key, (k.min_version, k.max_version)))
             .collect();
+        if let Some(sasl) = transport.sasl() {
+            conn.login(sasl, timeout).await?;
+        }
         Ok(conn)
+    }
+
+    fn auth_error(&self, reason: impl Into<String>) -> ClusterError {
+        ClusterError::Authentication {
+            addr: self.addr.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// SaslHandshake for the mechanism, then its SaslAuthenticate rounds.
+    async fn login(&mut self, sasl: &Sasl, timeout: Duration) -> Result<(), ClusterError> {
+        let name = sasl.mechanism.name();
+        let (handshake, _) = self
+            .send(
+                |_| SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(name)),
+                (1, 1),
+                timeout,
+            )
+            .await?;
+        if handshake.error_code != 0 {
+            let offered: Vec<&str> = handshake.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(self.auth_error(format!(
+                "the broker does not enable {name} (it offers: {}); check sasl.mechanism",
+                offered.join(", ")
+            )));
+        }
+        match sasl.mechanism {
+            Mechanism::Plain => {
+                self.authenticate(plain_token(&sasl.username, &sasl.password), timeout)
+                    .await?;
+            }
+            Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+                let mut scram =
+                    Scram::new(sasl.mechanism, &sasl.username).map_err(|e| self.auth_error(e))?;
+                let challenge = self
+                    .authenticate(scram.client_first().into_bytes(), timeout)
+                    .await?;
+                let answer = scram
+                    .client_final(&challenge, &sasl.password)
+                    .map_err(|e| self.auth_error(e))?;
+                let last = self.authenticate(answer.into_bytes(), timeout).await?;
+                scram
+                    .verify_server_final(&last)
+                    .map_err(|e| self.auth_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One SaslAuthenticate round: sends `token`, returns the broker's answer.
+    async fn authenticate(
+        &mut self,
+        token: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Bytes, ClusterError> {
+        let (answer, _) = self
+            .send(
+                |_| SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+                (0, 1),
+                timeout,
+            )
+            .await?;
+        if answer.error_code != 0 {
+            let message = answer
+                .error_message
+                .as_ref()
+                .map_or_else(String::new, |m| m.to_string());
+            return Err(self.auth_error(format!(
+                "{} (error code {}); check the user name and password in sasl.jaas.config",
+                if message.is_empty() {
+                    "the broker refused the login"
+                } else {
+                    message.as_str()
+                },
+                answer.error_code
+            )));
+        }
+        Ok(answer.auth_bytes)
     }
 
     /// The broker's address.

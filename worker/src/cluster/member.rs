@@ -16,6 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::ClusterError;
 use super::connection::BrokerConnection;
+use super::transport::Transport;
 
 // The version ranges this client speaks: the newest non-flexible ones. They carry all it
 // needs (MEMBER_ID_REQUIRED from JoinGroup v4, `group.instance.id` from v5), every broker
@@ -35,6 +36,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct MemberSettings {
     pub bootstrap: Vec<String>,
+    /// TCP or TLS, and the SASL login.
+    pub transport: Transport,
     pub group_id: String,
     pub group_instance_id: Option<String>,
     pub client_id: String,
@@ -132,16 +135,20 @@ impl GroupMember {
     async fn find_coordinator(&self) -> Result<BrokerConnection, ClusterError> {
         let mut last = ClusterError::NoCoordinator;
         for server in &self.settings.bootstrap {
-            let mut conn =
-                match BrokerConnection::open(server, &self.settings.client_id, REQUEST_TIMEOUT)
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(e) => {
-                        last = e;
-                        continue;
-                    }
-                };
+            let mut conn = match BrokerConnection::open(
+                server,
+                &self.settings.client_id,
+                &self.settings.transport,
+                REQUEST_TIMEOUT,
+            )
+            .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
             let group = text(&self.settings.group_id);
             let request = |v: i16| {
                 let r = FindCoordinatorRequest::default();
@@ -176,7 +183,13 @@ impl GroupMember {
             if addr == conn.addr() {
                 return Ok(conn);
             }
-            return BrokerConnection::open(&addr, &self.settings.client_id, REQUEST_TIMEOUT).await;
+            return BrokerConnection::open(
+                &addr,
+                &self.settings.client_id,
+                &self.settings.transport,
+                REQUEST_TIMEOUT,
+            )
+            .await;
         }
         Err(last)
     }

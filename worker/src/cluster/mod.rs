@@ -1,6 +1,7 @@
 //! Distributed mode: workers form a cluster over the Kafka group protocol.
 //!
-//! - `connection` — one broker connection with negotiated API versions.
+//! - `transport` — TCP or TLS to a broker; `sasl` — PLAIN and SCRAM logins.
+//! - `connection` — one broker connection with negotiated API versions and SASL.
 //! - `member` — the group-membership client (FindCoordinator, JoinGroup, SyncGroup,
 //!   Heartbeat, LeaveGroup), payload-agnostic.
 //! - `protocol` — Kafka Connect's group payloads (worker metadata and assignments, V0–V2),
@@ -15,6 +16,8 @@ pub mod connection;
 pub mod lease;
 pub mod member;
 pub mod protocol;
+pub mod sasl;
+pub mod transport;
 pub mod worker_group;
 
 use kafka_protocol::error::ResponseError;
@@ -35,6 +38,10 @@ pub enum ClusterError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Tls { addr: String, reason: String },
+    #[error("SASL authentication at {addr} failed: {reason}")]
+    Authentication { addr: String, reason: String },
     #[error("timed out {what} ({addr})")]
     Timeout { addr: String, what: String },
     #[error("{addr} broke the protocol: {reason}")]

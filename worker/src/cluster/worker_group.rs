@@ -20,6 +20,7 @@ use super::member::{GroupMember, Joined, MemberSettings};
 use super::protocol::{
     Assignment, CONFIG_MISMATCH, CONNECTOR_TASK, NO_ERROR, SubProtocol, Work, WorkerMetadata,
 };
+use super::transport::Transport;
 use super::{ClusterError, Lease};
 use crate::config::WorkerConfig;
 use crate::runtime::Runtime;
@@ -182,8 +183,9 @@ impl WorkerGroup {
         configs: Arc<Store<ConfigState>>,
         runtime: Runtime,
         lease: Arc<Lease>,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let settings = MemberSettings {
+            transport: Transport::new(&config.security)?,
             bootstrap: config.bootstrap_servers.clone(),
             group_id: config.group_id.clone(),
             group_instance_id: config.group_instance_id.clone(),
@@ -192,7 +194,7 @@ impl WorkerGroup {
             session_timeout: ms(config.session_timeout_ms),
             rebalance_timeout: ms(config.rebalance_timeout_ms),
         };
-        Self {
+        Ok(Self {
             member: GroupMember::new(settings),
             url,
             protocols: SubProtocol::offered(config.connect_protocol),
@@ -212,7 +214,7 @@ impl WorkerGroup {
             sync_timeout: ms(config.worker_sync_timeout_ms),
             unsync_backoff: ms(config.worker_unsync_backoff_ms),
             session_defaulted: config.session_timeout_defaulted,
-        }
+        })
     }
 
     /// The view REST reads.

@@ -12,9 +12,11 @@ use config::{Config, Environment, File, Value, ValueKind};
 
 mod providers;
 mod reader;
+mod security;
 mod worker;
 
 pub use providers::ConfigProviders;
+pub use security::{Mechanism, Pem, Sasl, Security, Tls, is_security_key};
 pub use worker::{
     ConfigProvider, Listener, Mode, ProviderKind, TopicSettings, WorkerConfig, WorkerConfigError,
 };

@@ -45,6 +45,11 @@ impl<'a> Reader<'a> {
         ));
     }
 
+    /// Records a problem worded by the caller.
+    pub(crate) fn problem(&mut self, problem: String) {
+        self.errors.push(problem);
+    }
+
     /// The raw value of `key`, trimmed; marks the key known.
     pub(crate) fn raw(&mut self, key: &str) -> Option<&'a str> {
         self.known.insert(key.to_string());

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::reader::Reader;
+use super::security::{Security, is_security_key};
 
 /// How the worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,10 @@ pub struct WorkerConfig {
     pub producer: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
     pub admin: BTreeMap<String, String>,
+    /// TLS and SASL for the worker's own Kafka clients (stores and group membership).
+    pub security: Security,
+    /// The security keys as given (Connect's names), the base of every client's settings.
+    pub security_props: BTreeMap<String, String>,
 }
 
 /// The worker configuration could not be used; every problem is listed.
@@ -302,17 +307,34 @@ impl WorkerConfig {
                 "must be lower than session.timeout.ms",
             );
         }
-        let security = r.choice(
-            "security.protocol",
-            "PLAINTEXT",
-            &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
-        );
-        if security != "PLAINTEXT" {
+        // Security keys apply to every Kafka client of the worker (stores, membership,
+        // tasks); `producer.`/`consumer.`/`admin.` prefixed keys override them per client.
+        let security_props: BTreeMap<String, String> = props
+            .iter()
+            .filter(|(k, _)| is_security_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for key in security_props.keys() {
+            r.raw(key);
+        }
+        let security = match Security::parse(&security_props) {
+            Ok(s) => s,
+            Err(problems) => {
+                for problem in problems {
+                    r.problem(problem);
+                }
+                Security::default()
+            }
+        };
+        if standalone && security != Security::default() {
+            let protocol = security_props
+                .get("security.protocol")
+                .map_or("", String::as_str);
             r.invalid(
                 "security.protocol",
-                security,
-                "only PLAINTEXT is supported yet: the worker's Kafka clients do not speak TLS \
-                 or SASL in this build",
+                protocol,
+                "standalone mode runs its own plaintext broker; TLS and SASL settings are for \
+                 distributed workers (culvert worker) reaching an external Kafka",
             );
         }
         let rebalance_timeout_ms = r.int("rebalance.timeout.ms", 60_000, 1, MAX_MS);
@@ -395,6 +417,15 @@ impl WorkerConfig {
         let producer = r.prefixed("producer.");
         let consumer = r.prefixed("consumer.");
         let admin = r.prefixed("admin.");
+        for (prefix, client) in [
+            ("producer.", &producer),
+            ("consumer.", &consumer),
+            ("admin.", &admin),
+        ] {
+            for problem in Security::override_problems(&security_props, client) {
+                r.problem(format!("with the {prefix}* overrides: {problem}"));
+            }
+        }
 
         let (errors, warnings) = r.finish();
         if !errors.is_empty() {
@@ -442,6 +473,8 @@ impl WorkerConfig {
                 producer,
                 consumer,
                 admin,
+                security,
+                security_props,
             },
             warnings,
         ))
@@ -529,14 +562,27 @@ mod tests {
 
     #[test]
     fn distributed_mode_requires_the_cluster_keys_and_reads_prefixes() {
-        let secured: BTreeMap<String, String> =
-            [("security.protocol".to_string(), "SASL_SSL".to_string())].into();
-        let err = WorkerConfig::from_properties(&secured, Mode::Standalone)
-            .expect_err("TLS and SASL are refused until they exist");
+        let secured: BTreeMap<String, String> = [
+            ("security.protocol".to_string(), "SASL_SSL".to_string()),
+            (
+                "producer.sasl.mechanism".to_string(),
+                "OAUTHBEARER".to_string(),
+            ),
+        ]
+        .into();
+        let err = WorkerConfig::from_properties(&secured, Mode::Distributed)
+            .expect_err("SASL without a supported mechanism is refused");
+        let text = err.to_string();
         assert!(
-            err.to_string()
-                .contains("Invalid value SASL_SSL for configuration security.protocol"),
-            "{err}"
+            text.contains("Invalid value GSSAPI for configuration sasl.mechanism"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "with the producer.* overrides: Invalid value OAUTHBEARER for configuration \
+                 sasl.mechanism"
+            ),
+            "{text}"
         );
         let err = WorkerConfig::from_properties(&BTreeMap::new(), Mode::Distributed)
             .expect_err("missing keys");

@@ -101,6 +101,7 @@ impl ErrorHandler {
             Some(topic) => {
                 let admin: AdminClient<DefaultClientContext> = clients
                     .config(&clients.admin)
+                    .map_err(|e| format!("cannot create an admin client: {e}"))?
                     .create()
                     .map_err(|e| format!("cannot create an admin client: {e}"))?;
                 let new = NewTopic::new(
@@ -126,7 +127,7 @@ impl ErrorHandler {
                 props.insert("acks".into(), "all".into());
                 props.insert("enable.idempotence".into(), "true".into());
                 Some(
-                    clients.config(&props).create().map_err(|e| {
+                    clients.config(&props)?.create().map_err(|e| {
                         format!("cannot create the dead letter queue producer: {e}")
                     })?,
                 )

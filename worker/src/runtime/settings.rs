@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::converter::Converter;
-use crate::config::WorkerConfig;
+use crate::config::{Security, WorkerConfig};
 use crate::stores::Properties;
 
 /// `errors.*`: what happens to a record a stage fails on.
@@ -283,6 +283,16 @@ impl TaskSettings {
         } else {
             None
         };
+        for (prefix, base) in [
+            ("producer.override.", &worker.producer),
+            ("consumer.override.", &worker.consumer),
+        ] {
+            let client = r.prefixed(prefix, base);
+            for problem in Security::override_problems(&worker.security_props, &client) {
+                r.problems
+                    .push(format!("with the {prefix}* settings: {problem}"));
+            }
+        }
         let mut problems = r.problems;
         problems.extend(override_problems(
             config,

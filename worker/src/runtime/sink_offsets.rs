@@ -23,7 +23,7 @@ fn consumer(clients: &ClientSettings, group: &str) -> Result<BaseConsumer, Strin
     props.insert("group.id".into(), group.into());
     props.insert("enable.auto.commit".into(), "false".into());
     clients
-        .config(&props)
+        .config(&props)?
         .create()
         .map_err(|e| format!("cannot create a consumer for group {group}: {e}"))
 }
@@ -121,6 +121,7 @@ pub(super) async fn alter(
 pub(super) async fn reset(clients: &ClientSettings, group: &str) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> = clients
         .config(&clients.admin)
+        .map_err(|e| format!("cannot create an admin client: {e}"))?
         .create()
         .map_err(|e| format!("cannot create an admin client: {e}"))?;
     let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));

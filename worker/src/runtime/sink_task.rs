@@ -177,6 +177,7 @@ pub(super) async fn run(
     let consumer: Arc<Consumed> = Arc::new(
         ctx.clients
             .config(&props)
+            .map_err(|e| format!("cannot create the task's consumer: {e}"))?
             .create_with_context(SinkContext {
                 shared: Mutex::new(Shared::default()),
                 metrics: Arc::clone(&ctx.metrics),

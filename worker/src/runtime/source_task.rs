@@ -110,6 +110,7 @@ pub(super) async fn run(
     let producer: FutureProducer = ctx
         .clients
         .config(&props)
+        .map_err(|e| format!("cannot create the task's producer: {e}"))?
         .create()
         .map_err(|e| format!("cannot create the task's producer: {e}"))?;
     let mut errors = ctx.error_handler().await?;

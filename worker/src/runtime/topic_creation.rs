@@ -178,6 +178,7 @@ impl TopicCreation {
         };
         let admin: AdminClient<DefaultClientContext> = clients
             .config(&clients.admin)
+            .map_err(|e| format!("cannot create an admin client: {e}"))?
             .create()
             .map_err(|e| format!("cannot create an admin client: {e}"))?;
         let mut new = NewTopic::new(

@@ -19,7 +19,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::config::TopicSettings;
+use crate::config::{Security, TopicSettings, is_security_key};
 
 /// How long one store operation (metadata, a write, catching up) may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,25 +49,39 @@ pub struct LogRecord {
     pub value: Option<Vec<u8>>,
 }
 
-/// Client settings shared by the logs: `bootstrap.servers` plus the worker's `producer.*`,
-/// `consumer.*` and `admin.*` settings.
+/// Client settings shared by the logs: `bootstrap.servers`, the worker's security keys and
+/// its `producer.*`, `consumer.*` and `admin.*` settings.
 #[derive(Debug, Clone, Default)]
 pub struct ClientSettings {
     pub bootstrap_servers: String,
+    /// Security keys in Connect's names (`security.protocol`, `sasl.jaas.config`, ...),
+    /// the base every client's own settings override.
+    pub security: BTreeMap<String, String>,
     pub producer: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
     pub admin: BTreeMap<String, String>,
 }
 
 impl ClientSettings {
-    /// A client configuration: the bootstrap servers plus `extra`.
-    pub(crate) fn config(&self, extra: &BTreeMap<String, String>) -> ClientConfig {
+    /// A librdkafka configuration: the bootstrap servers, the security settings (Connect's
+    /// keys translated, with `extra`'s security keys overriding the worker's) and the rest
+    /// of `extra` as librdkafka keys.
+    pub(crate) fn config(&self, extra: &BTreeMap<String, String>) -> Result<ClientConfig, String> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap_servers);
+        let mut security = self.security.clone();
         for (k, v) in extra {
+            if is_security_key(k) {
+                security.insert(k.clone(), v.clone());
+            } else {
+                c.set(k, v);
+            }
+        }
+        let security = Security::parse(&security).map_err(|p| p.join("; "))?;
+        for (k, v) in security.librdkafka() {
             c.set(k, v);
         }
-        c
+        Ok(c)
     }
 }
 
@@ -139,6 +153,7 @@ async fn ensure_topic(
     let topic = settings.name.as_str();
     let admin: AdminClient<DefaultClientContext> = clients
         .config(&clients.admin)
+        .map_err(|e| kafka("create an admin client for", topic, e))?
         .create()
         .map_err(|e| kafka("create an admin client for", topic, e))?;
     let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
@@ -226,6 +241,7 @@ impl TopicLog {
         }
         let consumer: BaseConsumer = clients
             .config(&consumer_props)
+            .map_err(|e| kafka("create a consumer for", &topic, e))?
             .create()
             .map_err(|e| kafka("create a consumer for", &topic, e))?;
         let consumer = Arc::new(consumer);
@@ -250,6 +266,7 @@ impl TopicLog {
         }
         let producer: FutureProducer = clients
             .config(&producer_props)
+            .map_err(|e| kafka("create a producer for", &topic, e))?
             .create()
             .map_err(|e| kafka("create a producer for", &topic, e))?;
         Ok(Self {

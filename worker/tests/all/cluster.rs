@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use culvert::cluster::connection::BrokerConnection;
+use culvert::cluster::transport::Transport;
 use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::protocol::StrBytes;
@@ -24,7 +25,7 @@ use crate::pipeline::{eventually, plugin_dir};
 use crate::standalone::{Worker, call};
 
 /// A broker process and the workers started against it.
-struct Cluster {
+pub(crate) struct Cluster {
     /// Started workers (`None` once killed), with their REST base URLs. Dropped (killed)
     /// before the broker.
     workers: Vec<Option<(Worker, String)>>,
@@ -40,8 +41,8 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The nisshi binary scripts/deps builds (or `CULVERT_NISSHI`).
-fn nisshi() -> std::path::PathBuf {
+/// The nisshi binary scripts/nisshi builds (or `CULVERT_NISSHI`).
+pub(crate) fn nisshi() -> std::path::PathBuf {
     if let Ok(path) = std::env::var("CULVERT_NISSHI") {
         return path.into();
     }
@@ -55,22 +56,26 @@ fn nisshi() -> std::path::PathBuf {
     let path = cache.join("bin/nisshi");
     assert!(
         path.exists(),
-        "nisshi is not installed at {}: run scripts/deps, or cargo install nisshi --locked \
-         --ignore-rust-version --no-default-features --features dynostore --root {}",
-        path.display(),
-        cache.display()
+        "nisshi is not installed at {}: run scripts/nisshi (or scripts/deps)",
+        path.display()
     );
     path
 }
 
-/// Starts nisshi (in-memory storage) on a free port; returns it and its address.
-fn start_nisshi(dir: &Path) -> (Worker, String) {
+/// Starts nisshi on a free port with `storage` (e.g. `memory://nisshi/`) and `args`;
+/// returns it and its address (`127.0.0.1:port`). It runs in `dir` (relative `sqlite://`
+/// paths are there) and logs to `dir/nisshi.log`.
+pub(crate) fn start_nisshi(dir: &Path, storage: &str, args: &[&str]) -> (Worker, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
     let url = format!("tcp://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("nisshi.log")).expect("log file");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("nisshi.log"))
+        .expect("log file");
     let child = Command::new(nisshi())
         .args([
             "broker",
@@ -81,10 +86,12 @@ fn start_nisshi(dir: &Path) -> (Worker, String) {
         ])
         .args([
             "--storage-engine",
-            "memory://nisshi/",
+            storage,
             "--group-initial-rebalance-delay",
             "0s",
         ])
+        .args(args)
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -120,8 +127,20 @@ impl Cluster {
                 let (child, bootstrap) = start_broker(dir.path(), "num.partitions = 1\n");
                 (crate::standalone::guard(child), bootstrap)
             }
-            Broker::Nisshi => start_nisshi(dir.path()),
+            Broker::Nisshi => start_nisshi(dir.path(), "memory://nisshi/", &[]),
         };
+        Self::with_broker(dir, broker, bootstrap, n, extra)
+    }
+
+    /// `n` workers against a running broker (its process in `broker`, reached at
+    /// `bootstrap`); `extra` adds worker settings (TOML).
+    pub(crate) fn with_broker(
+        dir: tempfile::TempDir,
+        broker: Worker,
+        bootstrap: String,
+        n: usize,
+        extra: &str,
+    ) -> Self {
         let plugins = plugin_dir(dir.path());
         let config = format!(
             "\"bootstrap.servers\" = \"{bootstrap}\"\n\
@@ -152,9 +171,14 @@ impl Cluster {
 
     /// Starts one more worker; returns its index.
     fn add(&mut self) -> usize {
+        self.add_with("")
+    }
+
+    /// Starts one more worker with `extra` settings (TOML) added; returns its index.
+    pub(crate) fn add_with(&mut self, extra: &str) -> usize {
         let i = self.workers.len();
         let config = self.dir.path().join(format!("worker-{i}.toml"));
-        std::fs::write(&config, &self.config).expect("write config");
+        std::fs::write(&config, format!("{}{extra}", self.config)).expect("write config");
         let (worker, url) = spawn_worker(&config, &self.dir.path().join("data"));
         self.workers.push(Some((worker, url)));
         i
@@ -167,12 +191,12 @@ impl Cluster {
         self.workers[i] = Some((worker, url));
     }
 
-    fn url(&self, i: usize) -> &str {
+    pub(crate) fn url(&self, i: usize) -> &str {
         &self.workers[i].as_ref().expect("a running worker").1
     }
 
     /// The worker id (`host:port`) of worker `i`.
-    fn id(&self, i: usize) -> String {
+    pub(crate) fn id(&self, i: usize) -> String {
         self.url(i).trim_start_matches("http://").to_string()
     }
 
@@ -189,7 +213,7 @@ impl Cluster {
     }
 
     /// SIGKILL; returns the dead worker's id.
-    fn kill(&mut self, i: usize) -> String {
+    pub(crate) fn kill(&mut self, i: usize) -> String {
         let id = self.id(i);
         let (mut worker, _) = self.workers[i].take().expect("a running worker");
         worker.kill().expect("kill -9");
@@ -209,7 +233,7 @@ impl Cluster {
     }
 
     /// Creates a datagen connector through worker `via`.
-    async fn datagen(&self, via: usize, name: &str, tasks: u32, extra: Value) {
+    pub(crate) async fn datagen(&self, via: usize, name: &str, tasks: u32, extra: Value) {
         let mut config = json!({
             "connector.class": "datagen", "kafka.topic": name,
             "tasks.max": tasks.to_string(), "max.interval": "20",
@@ -229,7 +253,7 @@ impl Cluster {
 }
 
 /// Starts `culvert worker`; returns it and its REST base URL (from its first line).
-fn spawn_worker(config: &Path, data: &Path) -> (Worker, String) {
+pub(crate) fn spawn_worker(config: &Path, data: &Path) -> (Worker, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_culvert"))
         .arg("worker")
         .arg("--config")
@@ -251,7 +275,7 @@ fn spawn_worker(config: &Path, data: &Path) -> (Worker, String) {
 }
 
 /// Sends a request, retrying while the answer is 409 (as Connect's clients do).
-async fn retry_409(method: Method, url: &str, body: &Value) -> u16 {
+pub(crate) async fn retry_409(method: Method, url: &str, body: &Value) -> u16 {
     for _ in 0..100 {
         let status = reqwest::Client::new()
             .request(method.clone(), url)
@@ -287,7 +311,7 @@ async fn completed_rebalances(base: &str) -> u64 {
 
 /// Connector and task placements: `(connector, task)` → `(state, worker_id)`, with task
 /// -1 for the connector itself.
-async fn placements(base: &str) -> BTreeMap<(String, i64), (String, String)> {
+pub(crate) async fn placements(base: &str) -> BTreeMap<(String, i64), (String, String)> {
     let (status, body) = call(Method::GET, &format!("{base}/connectors?expand=status")).await;
     assert_eq!(status, 200, "{body}");
     let mut out = BTreeMap::new();
@@ -308,7 +332,7 @@ async fn placements(base: &str) -> BTreeMap<(String, i64), (String, String)> {
 }
 
 /// Waits until `want` items are RUNNING, none on `not_on`; returns the placements.
-async fn settled(
+pub(crate) async fn settled(
     base: &str,
     want: usize,
     not_on: &[String],
@@ -326,7 +350,9 @@ async fn settled(
 }
 
 /// Counts (connectors, tasks) per worker id.
-fn load(placed: &BTreeMap<(String, i64), (String, String)>) -> BTreeMap<String, (usize, usize)> {
+pub(crate) fn load(
+    placed: &BTreeMap<(String, i64), (String, String)>,
+) -> BTreeMap<String, (usize, usize)> {
     let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for ((_, task), (_, worker)) in placed {
         let entry = out.entry(worker.clone()).or_default();
@@ -356,9 +382,14 @@ fn status_records(bootstrap: &str) -> Vec<(i32, i64, String, Value)> {
 
 /// Every record of partition 0 of `topic`: (offset, producer id, timestamp).
 async fn raw_records(bootstrap: &str, topic: &str) -> Vec<(i64, i64, i64)> {
-    let mut conn = BrokerConnection::open(bootstrap, "cluster-test", Duration::from_secs(10))
-        .await
-        .expect("connect to the broker");
+    let mut conn = BrokerConnection::open(
+        bootstrap,
+        "cluster-test",
+        &Transport::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("connect to the broker");
     let mut out = Vec::new();
     let mut offset = 0;
     loop {

@@ -9,5 +9,6 @@ mod membership;
 mod openapi;
 mod pipeline;
 mod rest;
+mod secured;
 mod standalone;
 mod stores;

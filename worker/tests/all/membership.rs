@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use culvert::cluster::member::{GroupMember, MemberSettings};
+use culvert::cluster::transport::Transport;
 use culvert_log_engine::{BrokerConfig, RunningBroker};
 use kafka_protocol::error::ResponseError;
 use rdkafka::mocking::{MockCluster, MockCoordinator};
@@ -15,6 +16,7 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 fn settings(bootstrap: &str, client: &str) -> MemberSettings {
     MemberSettings {
         bootstrap: vec![bootstrap.to_string()],
+        transport: Transport::default(),
         group_id: "members".into(),
         group_instance_id: None,
         client_id: client.into(),
