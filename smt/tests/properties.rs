@@ -89,6 +89,14 @@ const CONFIGS: &[&[(&str, &str)]] = &[
     &[("type", "TimestampConverter$Key"), ("target.type", "Date")],
     &[("type", "TimestampRouter")],
     &[("type", "ValueToKey"), ("fields", "a,b")],
+    &[("type", "ExtractNewRecordState")],
+    &[
+        ("type", "io.debezium.transforms.ExtractNewRecordState"),
+        ("delete.tombstone.handling.mode", "rewrite"),
+        ("add.fields", "op,a,source.b"),
+        ("add.headers", "op"),
+        ("route.by.field", "a"),
+    ],
     &[("type", "Filter"), ("predicate", "tomb")],
     &[
         ("type", "Filter"),
@@ -178,6 +186,19 @@ fn schema_for(value: &Value) -> Value {
     }
 }
 
+/// A change event envelope with arbitrary rows and source.
+fn envelope() -> impl Strategy<Value = Value> {
+    (
+        json(),
+        json(),
+        json(),
+        prop::sample::select(vec!["c", "u", "d", "r", "t", "x"]),
+    )
+        .prop_map(|(before, after, source, op)| {
+            json!({"before": before, "after": after, "source": source, "op": op, "ts_ms": 1})
+        })
+}
+
 /// Data: schemaless, with a fitting schema, or with an arbitrary (junk) schema.
 fn data() -> impl Strategy<Value = Option<Data>> {
     prop_oneof![
@@ -190,6 +211,10 @@ fn data() -> impl Strategy<Value = Option<Data>> {
         (json(), json()).prop_map(|(payload, schema)| Some(Data {
             payload,
             schema: Some(schema),
+        })),
+        (envelope(), any::<bool>()).prop_map(|(payload, typed)| Some(Data {
+            schema: typed.then(|| schema_for(&payload)),
+            payload,
         })),
     ]
 }

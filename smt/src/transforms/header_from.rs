@@ -7,7 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::Part;
-use super::shape::{field_schema, require_map, require_struct, restructured, struct_value};
+use super::shape::{
+    field_schema, header_bytes, require_map, require_struct, restructured, struct_value,
+};
 use crate::config::Settings;
 use crate::{Data, Header, Record, SmtError, Transform};
 
@@ -17,14 +19,6 @@ pub(crate) struct HeaderFrom {
     moving: bool,
     replace_null_with_default: bool,
     part: Part,
-}
-
-fn header_bytes(value: &Value) -> Option<Vec<u8>> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.as_bytes().to_vec()),
-        other => Some(other.to_string().into_bytes()),
-    }
 }
 
 impl HeaderFrom {

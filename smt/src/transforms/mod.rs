@@ -3,6 +3,7 @@
 mod cast;
 mod drop_headers;
 mod extract_field;
+mod extract_new_record_state;
 mod filter;
 mod flatten;
 mod header_from;
@@ -41,7 +42,7 @@ impl Part {
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 26] = [
+pub const CLASSES: [&str; 27] = [
     "org.apache.kafka.connect.transforms.Cast$Key",
     "org.apache.kafka.connect.transforms.Cast$Value",
     "org.apache.kafka.connect.transforms.DropHeaders",
@@ -68,6 +69,7 @@ pub const CLASSES: [&str; 26] = [
     "org.apache.kafka.connect.transforms.TimestampConverter$Value",
     "org.apache.kafka.connect.transforms.TimestampRouter",
     "org.apache.kafka.connect.transforms.ValueToKey",
+    "io.debezium.transforms.ExtractNewRecordState",
 ];
 
 /// Builds the transform a `type` names (full class name or the simple one).
@@ -80,6 +82,9 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
         "ExtractField$Key" => Box::new(extract_field::ExtractField::new(s, Part::Key)?),
         "ExtractField$Value" => Box::new(extract_field::ExtractField::new(s, Part::Value)?),
         "ValueToKey" => Box::new(value_to_key::ValueToKey::new(s)?),
+        "io.debezium.transforms.ExtractNewRecordState" | "ExtractNewRecordState" | "Unwrap" => {
+            Box::new(extract_new_record_state::ExtractNewRecordState::new(s)?)
+        }
         "TimestampConverter$Key" => {
             Box::new(timestamp_converter::TimestampConverter::new(s, Part::Key)?)
         }

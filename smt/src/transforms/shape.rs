@@ -174,3 +174,13 @@ pub(crate) fn restructured(schema: &Value, fields: Vec<Value>, payload: Value) -
         schema: Some(Value::Object(out)),
     }
 }
+
+/// A value as a header, as SimpleHeaderConverter writes it: text as its UTF-8 bytes, null as
+/// a null header, other values as their JSON text.
+pub(crate) fn header_bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        other => Some(other.to_string().into_bytes()),
+    }
+}
