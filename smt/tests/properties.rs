@@ -97,6 +97,50 @@ const CONFIGS: &[&[(&str, &str)]] = &[
         ("add.headers", "op"),
         ("route.by.field", "a"),
     ],
+    &[
+        ("type", "io.confluent.connect.transforms.Filter$Value"),
+        ("filter.condition", "$[?(@.a == 'x' || @.b > 1)]"),
+        ("filter.type", "include"),
+        ("missing.or.null.behavior", "exclude"),
+    ],
+    &[
+        ("type", "Filter$Key"),
+        ("filter.condition", "$.a.b"),
+        ("filter.type", "exclude"),
+    ],
+    &[("type", "ExtractTopic$Value"), ("field", "a")],
+    &[
+        ("type", "ExtractTopic$Key"),
+        ("field", "$..a"),
+        ("field.format", "JSON_PATH"),
+    ],
+    &[
+        ("type", "ExtractTopic$Header"),
+        ("field", "h1"),
+        ("skip.missing.or.null", "true"),
+    ],
+    &[
+        ("type", "JsonPathExtract$Value"),
+        ("path", "$..b"),
+        ("multiple", "true"),
+    ],
+    &[
+        ("type", "JsonPathExtract$Key"),
+        ("path", "$.a[0]"),
+        ("target", "value"),
+    ],
+    &[
+        ("type", "JsonPathSet$Value"),
+        ("path", "$.a.b"),
+        ("value", "{\"x\": 1}"),
+    ],
+    &[
+        ("type", "JsonPathSet$Value"),
+        ("path", "$..c"),
+        ("value", "1"),
+    ],
+    &[("type", "JsonPathRemove$Value"), ("path", "$..a")],
+    &[("type", "JsonPathRemove$Key"), ("path", "$[?(@.b)]")],
     &[("type", "Filter"), ("predicate", "tomb")],
     &[
         ("type", "Filter"),

@@ -1,15 +1,21 @@
 //! The transforms, one per file, and their class names.
 
 mod cast;
+mod confluent_filter;
 mod drop_headers;
 mod extract_field;
 mod extract_new_record_state;
+mod extract_topic;
 mod filter;
 mod flatten;
 mod header_from;
 mod hoist_field;
 mod insert_field;
 mod insert_header;
+mod json_path;
+mod json_path_extract;
+mod json_path_remove;
+mod json_path_set;
 mod mask_field;
 mod regex_router;
 mod replace_field;
@@ -40,9 +46,13 @@ impl Part {
 }
 
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
+const CULVERT_PACKAGE: &str = "io.culvert.transforms.";
+/// Confluent's `Filter$Key`/`$Value` and Kafka's `Filter` differ by suffix, so short names
+/// stay unambiguous.
+const CONFLUENT_PACKAGE: &str = "io.confluent.connect.transforms.";
 
 /// The full class names of the transforms [`build`] knows.
-pub const CLASSES: [&str; 27] = [
+pub const CLASSES: [&str; 38] = [
     "org.apache.kafka.connect.transforms.Cast$Key",
     "org.apache.kafka.connect.transforms.Cast$Value",
     "org.apache.kafka.connect.transforms.DropHeaders",
@@ -70,11 +80,25 @@ pub const CLASSES: [&str; 27] = [
     "org.apache.kafka.connect.transforms.TimestampRouter",
     "org.apache.kafka.connect.transforms.ValueToKey",
     "io.debezium.transforms.ExtractNewRecordState",
+    "io.confluent.connect.transforms.Filter$Key",
+    "io.confluent.connect.transforms.Filter$Value",
+    "io.confluent.connect.transforms.ExtractTopic$Key",
+    "io.confluent.connect.transforms.ExtractTopic$Value",
+    "io.confluent.connect.transforms.ExtractTopic$Header",
+    "io.culvert.transforms.JsonPathExtract$Key",
+    "io.culvert.transforms.JsonPathExtract$Value",
+    "io.culvert.transforms.JsonPathSet$Key",
+    "io.culvert.transforms.JsonPathSet$Value",
+    "io.culvert.transforms.JsonPathRemove$Key",
+    "io.culvert.transforms.JsonPathRemove$Value",
 ];
 
 /// Builds the transform a `type` names (full class name or the simple one).
 pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Transform>>, SmtError> {
-    let simple = class.strip_prefix(PACKAGE).unwrap_or(class);
+    let simple = [PACKAGE, CULVERT_PACKAGE, CONFLUENT_PACKAGE]
+        .iter()
+        .find_map(|p| class.strip_prefix(p))
+        .unwrap_or(class);
     Ok(Some(match simple {
         "RegexRouter" => Box::new(regex_router::RegexRouter::new(s)?),
         "HoistField$Key" => Box::new(hoist_field::HoistField::new(s, Part::Key)?),
@@ -93,6 +117,19 @@ pub(crate) fn build(class: &str, s: &Settings<'_>) -> Result<Option<Box<dyn Tran
             Part::Value,
         )?),
         "Filter" => Box::new(filter::Filter),
+        "Filter$Key" => Box::new(confluent_filter::ConfluentFilter::new(s, Part::Key)?),
+        "Filter$Value" => Box::new(confluent_filter::ConfluentFilter::new(s, Part::Value)?),
+        "ExtractTopic$Key" => Box::new(extract_topic::ExtractTopic::new(s, Some(Part::Key))?),
+        "ExtractTopic$Value" => Box::new(extract_topic::ExtractTopic::new(s, Some(Part::Value))?),
+        "ExtractTopic$Header" => Box::new(extract_topic::ExtractTopic::new(s, None)?),
+        "JsonPathExtract$Key" => Box::new(json_path_extract::JsonPathExtract::new(s, Part::Key)?),
+        "JsonPathExtract$Value" => {
+            Box::new(json_path_extract::JsonPathExtract::new(s, Part::Value)?)
+        }
+        "JsonPathSet$Key" => Box::new(json_path_set::JsonPathSet::new(s, Part::Key)?),
+        "JsonPathSet$Value" => Box::new(json_path_set::JsonPathSet::new(s, Part::Value)?),
+        "JsonPathRemove$Key" => Box::new(json_path_remove::JsonPathRemove::new(s, Part::Key)?),
+        "JsonPathRemove$Value" => Box::new(json_path_remove::JsonPathRemove::new(s, Part::Value)?),
         "Cast$Key" => Box::new(cast::Cast::new(s, Part::Key)?),
         "Cast$Value" => Box::new(cast::Cast::new(s, Part::Value)?),
         "TimestampRouter" => Box::new(timestamp_router::TimestampRouter::new(s)?),
