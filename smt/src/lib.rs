@@ -11,7 +11,8 @@
 //!   `RegexRouter`, `TimestampRouter`, `ValueToKey`, `Filter`, `DropHeaders`,
 //!   `InsertHeader`, the `$Key`/`$Value`
 //!   pairs `Cast`, `HoistField`, `ExtractField`, `ReplaceField`, `SetSchemaMetadata`, `MaskField`,
-//!   `Flatten`, `InsertField`, `HeaderFrom`, `TimestampConverter`, Debezium's `ExtractNewRecordState` (alias `Unwrap`), and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
+//!   `Flatten`, `InsertField`, `HeaderFrom`, `TimestampConverter`, Debezium's `ExtractNewRecordState` (alias `Unwrap`), Confluent's JSONPath `Filter$Key|$Value`
+//!   and `ExtractTopic`, Culvert's `JsonPathExtract`/`JsonPathSet`/`JsonPathRemove`, and the predicates `TopicNameMatches`, `HasHeaderKey`, `RecordIsTombstone`;
 //!   `transforms/shape.rs` holds Connect's requirements on the data (map or struct) with its
 //!   messages; `date_format.rs` formats Java `SimpleDateFormat` patterns in UTC and
 //!   `date_parse.rs` parses text with them. The rest arrives with the SMT issue.
