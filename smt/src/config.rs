@@ -74,8 +74,8 @@ impl<'a> Settings<'a> {
         }
     }
 
-    /// `field.syntax.version` (KIP-821): `V1`, top-level field names, is what is supported;
-    /// `V2`, nested paths, is refused until it is implemented.
+    /// `field.syntax.version` (KIP-821) for transforms that read top-level names only: `V1`
+    /// is accepted, `V2` (nested paths, see `field_path`) refused with a reason.
     pub(crate) fn field_syntax_v1(&self) -> Result<(), SmtError> {
         match self.get("field.syntax.version").map(str::trim) {
             None => Ok(()),
@@ -83,7 +83,8 @@ impl<'a> Settings<'a> {
             Some(v) if v.eq_ignore_ascii_case("V2") => Err(self.invalid(
                 "field.syntax.version",
                 v,
-                "nested field paths (V2) are not supported yet; use V1 (top-level fields)",
+                "nested field paths (V2) are supported by ExtractField so far, not by this \
+                 transform; use V1 (top-level fields)",
             )),
             Some(v) => Err(self.invalid(
                 "field.syntax.version",

@@ -22,6 +22,7 @@ mod config;
 mod date_format;
 mod date_parse;
 mod error;
+mod field_path;
 mod predicates;
 mod record;
 #[cfg(test)]

@@ -22,6 +22,11 @@ const CONFIGS: &[&[(&str, &str)]] = &[
     &[("type", "DropHeaders"), ("headers", "h1,h2")],
     &[("type", "ExtractField$Value"), ("field", "a")],
     &[("type", "ExtractField$Key"), ("field", "b")],
+    &[
+        ("type", "ExtractField$Value"),
+        ("field", "a.`b.c`.d"),
+        ("field.syntax.version", "V2"),
+    ],
     &[("type", "Flatten$Value"), ("delimiter", ".")],
     &[("type", "Flatten$Key"), ("delimiter", "_")],
     &[

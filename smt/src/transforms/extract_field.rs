@@ -1,32 +1,31 @@
 //! `ExtractField$Key` / `ExtractField$Value`: replaces the key or value — a struct or a map —
-//! with the value of one of its fields (`field`). Schemaless: a missing field gives null.
+//! with the value of one of its fields (`field`; with `field.syntax.version=V2` a dotted path
+//! to a nested field, as in Kafka 3.8+). Schemaless: a missing field gives null.
 //! With a schema: the new schema is the field's; an unknown field is an error. A null key or
 //! value stays null (with the field's schema when there is one).
 
 use serde_json::Value;
 
 use super::Part;
-use super::shape::{
-    data, field_schema, require_map_or_null, require_struct_or_null, standalone_schema,
-    struct_value,
-};
+use super::shape::{data, require_map_or_null, require_struct_or_null, standalone_schema};
 use crate::config::Settings;
+use crate::field_path::{FieldPath, FieldSyntax};
 use crate::{Record, SmtError, Transform};
 
 const PURPOSE: &str = "field extraction";
 
 #[derive(Debug)]
 pub(crate) struct ExtractField {
-    field: String,
+    field: FieldPath,
     replace_null_with_default: bool,
     part: Part,
 }
 
 impl ExtractField {
     pub(crate) fn new(s: &Settings<'_>, part: Part) -> Result<Self, SmtError> {
-        s.field_syntax_v1()?;
+        let syntax = FieldSyntax::of(s)?;
         Ok(Self {
-            field: s.required("field")?.to_string(),
+            field: FieldPath::parse(s, "field", s.required("field")?, syntax)?,
             replace_null_with_default: s.boolean("replace.null.with.default", true)?,
             part,
         })
@@ -43,21 +42,20 @@ impl Transform for ExtractField {
             None => {
                 let map = require_map_or_null(&current.payload, PURPOSE)?;
                 let value = map
-                    .and_then(|m| m.get(&self.field))
+                    .and_then(|m| self.field.value_in(m))
                     .cloned()
                     .unwrap_or(Value::Null);
                 data(value, None)
             }
             Some(schema) => {
                 let shaped = require_struct_or_null(&current.payload, schema, PURPOSE)?;
-                let field = schema
-                    .get("fields")
-                    .and_then(Value::as_array)
-                    .and_then(|f| field_schema(f, &self.field))
-                    .ok_or_else(|| SmtError::Data(format!("Unknown field: {}", self.field)))?;
+                let field = self.field.field_in(schema).ok_or_else(|| {
+                    SmtError::Data(format!("Unknown field: {}", self.field.text()))
+                })?;
                 let value = match shaped {
                     Some((payload, _)) => {
-                        struct_value(payload, field, &self.field, self.replace_null_with_default)
+                        self.field
+                            .struct_value_in(payload, schema, self.replace_null_with_default)
                     }
                     None => Value::Null,
                 };
@@ -196,13 +194,58 @@ mod tests {
         )
         .expect_err("field is required");
         assert!(err.to_string().contains("\"transforms.x.field\""), "{err}");
-        let mut v2 = VALUE.to_vec();
-        v2.push(("transforms.x.field.syntax.version", "V2"));
-        let err = apply(&v2, record(None, None)).expect_err("V2 is not supported yet");
+        let mut v3 = VALUE.to_vec();
+        v3.push(("transforms.x.field.syntax.version", "V3"));
+        let err = apply(&v3, record(None, None)).expect_err("no V3");
         assert!(
             err.to_string().starts_with(
-                "Invalid value V2 for configuration transforms.x.field.syntax.version"
+                "Invalid value V3 for configuration transforms.x.field.syntax.version"
             ),
+            "{err}"
+        );
+    }
+
+    /// KIP-821's examples: `parent.child.k2` reaches into nested maps and structs; a
+    /// backticked name keeps its dot.
+    #[test]
+    fn v2_paths_extract_nested_fields() {
+        let v2 = |field: &'static str| {
+            vec![
+                ("transforms.x.type", "ExtractField$Value"),
+                ("transforms.x.field.syntax.version", "v2"),
+                ("transforms.x.field", field),
+            ]
+        };
+        let doc = json!({"k1": 123, "parent": {"child": {"k2": "123"}}, "a.b": {"c": 1}});
+        let out = apply(&v2("parent.child.k2"), record(None, plain(doc.clone()))).expect("ok");
+        assert_eq!(out.value.map(|d| d.payload), Some(json!("123")));
+        let out = apply(&v2("`a.b`.c"), record(None, plain(doc.clone()))).expect("ok");
+        assert_eq!(out.value.map(|d| d.payload), Some(json!(1)));
+        let out = apply(&v2("parent.nope.k2"), record(None, plain(doc))).expect("ok");
+        assert_eq!(out.value, None, "a missing step gives null");
+
+        let child = json!({"type": "struct", "optional": false, "field": "child",
+            "fields": [{"field": "k2", "type": "string", "optional": true}]});
+        let parent = json!({"type": "struct", "optional": false, "field": "parent",
+            "fields": [child]});
+        let schema = json!({"type": "struct", "optional": false,
+            "fields": [{"field": "k1", "type": "int32", "optional": false}, parent]});
+        let payload = json!({"k1": 123, "parent": {"child": {"k2": "123"}}});
+        let out = apply(
+            &v2("parent.child.k2"),
+            record(None, typed(payload.clone(), schema.clone())),
+        )
+        .expect("ok")
+        .value
+        .expect("a value");
+        assert_eq!(out.payload, json!("123"));
+        assert_eq!(
+            out.schema,
+            Some(json!({"type": "string", "optional": true}))
+        );
+        let err = apply(&v2("parent.k2"), record(None, typed(payload, schema))).expect_err("no");
+        assert!(
+            err.to_string().contains("Unknown field: parent.k2"),
             "{err}"
         );
     }

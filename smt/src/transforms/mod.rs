@@ -20,7 +20,7 @@ mod mask_field;
 mod regex_router;
 mod replace_field;
 mod set_schema_metadata;
-mod shape;
+pub(crate) mod shape;
 mod timestamp_converter;
 mod timestamp_router;
 mod value_to_key;
