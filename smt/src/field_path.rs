@@ -71,7 +71,9 @@ impl FieldPath {
                             return Err(s.invalid(
                                 key,
                                 text,
-                                "a backtick opens a field name that no backtick closes",
+                                "incomplete backtick pair: a backtick opens a field name that \
+                                 none closes (escape a backtick that belongs to the name with \
+                                 a backslash)",
                             ));
                         }
                         Some('\\')
