@@ -4,13 +4,14 @@
 //! `Number.byteValue()` and friends do (wrapping), booleans become 1/0, text is parsed
 //! (Java's `parseX`, no trimming), numbers are true when their `long` value is not 0, text is
 //! true only when it is `true` in any case, bytes become base64 text, and numbers print as
-//! Java prints them (`1.0`, `1.0E10`). Logical types (dates, times, decimals) are refused as
-//! not supported yet. With a schema the cast fields' schemas change type, keeping
-//! optionality.
+//! Java prints them (`1.0`, `1.0E10`). Logical types (Date, Time, Timestamp, Decimal) cast as
+//! `cast_logical` describes. With a schema the cast fields' schemas change type (a logical
+//! name is dropped), keeping optionality.
 
 use serde_json::{Map, Number, Value};
 
 use super::Part;
+use super::cast_logical::{Decimal, Logical, instant_ms, iso_text, logical_of};
 use super::shape::{require_map, require_struct, restructured, schema_type, struct_value};
 use crate::config::Settings;
 use crate::{Data, Record, SmtError, Transform};
@@ -132,13 +133,6 @@ fn input_type<'a>(value: &Value, schema: Option<&'a Value>) -> Result<&'a str, S
             Value::Object(_) => Err(unsupported_input("class java.util.HashMap")),
         };
     };
-    if let Some(name) = s.get("name").and_then(Value::as_str)
-        && name.starts_with("org.apache.kafka.connect.data.")
-    {
-        return Err(SmtError::Data(format!(
-            "casting the logical type {name} is not supported yet"
-        )));
-    }
     match schema_type(s) {
         t @ ("int8" | "int16" | "int32" | "int64" | "float32" | "float64" | "boolean"
         | "string" | "bytes") => Ok(t),
@@ -152,8 +146,36 @@ fn unsupported_input(what: &str) -> SmtError {
     ))
 }
 
+/// Casts a value of a logical type (see `cast_logical`).
+fn cast_logical(value: &Value, logical: Logical, target: &str) -> Result<Value, SmtError> {
+    match logical {
+        Logical::Decimal { scale } => {
+            let d = Decimal::read(value, scale)?;
+            Ok(match target {
+                "string" => Value::String(d.java_string()),
+                "boolean" => Value::Bool(d.long_value() != 0),
+                "float32" | "float64" => {
+                    return cast(&Value::from(d.double_value()), None, target);
+                }
+                _ => return cast(&Value::from(d.long_value()), None, target),
+            })
+        }
+        kind => {
+            if target == "string" {
+                Ok(Value::String(iso_text(instant_ms(kind, value)?)))
+            } else {
+                // The internal value: days, milliseconds of the day, or epoch milliseconds.
+                cast(value, None, target)
+            }
+        }
+    }
+}
+
 /// Casts one value (never null) from its input type to `target`.
 fn cast(value: &Value, schema: Option<&Value>, target: &str) -> Result<Value, SmtError> {
+    if let Some(logical) = schema.and_then(logical_of) {
+        return cast_logical(value, logical, target);
+    }
     let from = input_type(value, schema)?;
     let int = |width: u32| -> Result<Value, SmtError> {
         Ok(Value::from(match value {
@@ -475,5 +497,64 @@ mod tests {
             let err = whole(spec, value).expect_err(spec);
             assert_eq!(err, SmtError::Data(want.into()));
         }
+    }
+
+    /// Kafka's Cast on logical fields: instants to their numbers or ISO text, decimals by
+    /// value; the new field schemas drop the logical name.
+    #[test]
+    fn logical_fields_cast_as_kafka_casts_them() {
+        let ts = "org.apache.kafka.connect.data.Timestamp";
+        let schema = json!({"type": "struct", "optional": false, "fields": [
+            {"field": "at", "type": "int64", "name": ts, "version": 1, "optional": false},
+            {"field": "day", "type": "int32", "name": "org.apache.kafka.connect.data.Date",
+             "version": 1, "optional": true},
+            {"field": "amount", "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+             "parameters": {"scale": "2"}, "optional": false},
+            {"field": "price", "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+             "parameters": {"scale": "2"}, "optional": false},
+        ]});
+        // amount 12.50 (unscaled 1250 = 0x04E2), price -12.99 (unscaled -1299 = 0xFAED).
+        let payload = json!({"at": 1_505_747_117_123_i64, "day": 17_427, "amount": "BOI=",
+            "price": "+u0="});
+        let c = [
+            (
+                "transforms.x.type",
+                "org.apache.kafka.connect.transforms.Cast$Value",
+            ),
+            (
+                "transforms.x.spec",
+                "at:string,day:int64,amount:string,price:int32",
+            ),
+        ];
+        let out = apply(&c, record(None, typed(payload, schema)))
+            .expect("casts")
+            .value
+            .expect("a value");
+        assert_eq!(
+            out.payload,
+            json!({"at": "2017-09-18T15:05:17.123Z", "day": 17_427, "amount": "12.50",
+                "price": -12})
+        );
+        let fields = out.schema.map(|s| s["fields"].clone());
+        assert_eq!(
+            fields,
+            Some(json!([
+                {"field": "at", "type": "string", "optional": false},
+                {"field": "day", "type": "int64", "optional": true},
+                {"field": "amount", "type": "string", "optional": false},
+                {"field": "price", "type": "int32", "optional": false},
+            ]))
+        );
+        let whole = [
+            (
+                "transforms.x.type",
+                "org.apache.kafka.connect.transforms.Cast$Value",
+            ),
+            ("transforms.x.spec", "float64"),
+        ];
+        let decimal = json!({"type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+            "parameters": {"scale": "2"}});
+        let out = apply(&whole, record(None, typed(json!("BOI="), decimal))).expect("casts");
+        assert_eq!(out.value.map(|d| d.payload), Some(json!(12.5)));
     }
 }

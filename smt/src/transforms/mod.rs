@@ -1,6 +1,7 @@
 //! The transforms, one per file, and their class names.
 
 mod cast;
+mod cast_logical;
 mod confluent_filter;
 mod drop_headers;
 mod extract_field;
