@@ -12,9 +12,9 @@ use serde_json::{Map, Number, Value};
 
 use super::Part;
 use super::cast_logical::{Decimal, Logical, instant_ms, iso_text, logical_of};
-use super::shape::{require_map, require_struct, restructured, schema_type, struct_value};
+use super::shape::{require_map, require_struct, schema_type, struct_value_mut};
 use crate::config::Settings;
-use crate::{Data, Record, SmtError, Transform};
+use crate::{Record, SmtError, Transform};
 
 const PURPOSE: &str = "cast types";
 const OUTPUTS: [&str; 8] = [
@@ -294,69 +294,96 @@ impl Cast {
     }
 }
 
-fn cast_schema(schema: &Value, target: &str) -> Value {
-    let mut out = Map::new();
-    out.insert("type".into(), Value::String(target.into()));
-    for key in ["optional", "field"] {
-        if let Some(v) = schema.get(key) {
-            out.insert(key.into(), v.clone());
+/// Turns `schema` into the plain schema of `target`, keeping only its optionality and field
+/// name (a logical name, parameters and the default go, as Kafka's Cast builds it anew).
+fn cast_schema(schema: &mut Value, target: &str) {
+    match schema {
+        Value::Object(map) => {
+            map.retain(|k, _| matches!(k.as_str(), "type" | "optional" | "field"));
+            match map.get_mut("type") {
+                Some(t) => *t = Value::String(target.into()),
+                None => {
+                    map.insert("type".into(), Value::String(target.into()));
+                }
+            }
+        }
+        other => {
+            *other = Value::Object(Map::from_iter([(
+                "type".to_string(),
+                Value::String(target.into()),
+            )]))
         }
     }
-    Value::Object(out)
 }
 
 impl Transform for Cast {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
         let slot = self.part.of(&mut record);
-        let Some(current) = slot.as_ref().filter(|d| !d.payload.is_null()) else {
+        let Some(mut current) = slot.take().filter(|d| !d.payload.is_null()) else {
             return Ok(Some(record));
         };
-        let casted = match (&self.spec, &current.schema) {
-            (Spec::Whole(t), schema) => Data {
-                payload: cast(&current.payload, schema.as_ref(), t)?,
-                schema: schema.as_ref().map(|s| cast_schema(s, t)),
-            },
-            (Spec::Fields(_), None) => {
-                let map = require_map(&current.payload, PURPOSE)?;
-                let mut out = Map::new();
-                for (k, v) in map {
-                    let v = match self.target(k) {
-                        Some(t) if !v.is_null() => cast(v, None, t)?,
-                        _ => v.clone(),
-                    };
-                    out.insert(k.clone(), v);
+        // The data is owned: fields are cast where they are, nothing else is copied.
+        match (&self.spec, current.schema.as_mut()) {
+            (Spec::Whole(t), schema) => {
+                current.payload = cast(&current.payload, schema.as_deref(), t)?;
+                if let Some(s) = schema {
+                    cast_schema(s, t);
                 }
-                Data::plain(Value::Object(out))
             }
-            (Spec::Fields(_), Some(schema)) => {
-                let (values, fields) = require_struct(&current.payload, schema, PURPOSE)?;
-                let mut out = Map::new();
-                let mut new_fields = Vec::with_capacity(fields.len());
-                for field in fields {
-                    let Some(name) = field.get("field").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let v = struct_value(values, field, name, self.replace_null_with_default);
-                    match self.target(name) {
-                        Some(t) => {
-                            let v = if v.is_null() {
-                                v
-                            } else {
-                                cast(&v, Some(field), t)?
-                            };
-                            out.insert(name.to_string(), v);
-                            new_fields.push(cast_schema(field, t));
-                        }
-                        None => {
-                            out.insert(name.to_string(), v);
-                            new_fields.push(field.clone());
+            (Spec::Fields(_), None) => {
+                require_map(&current.payload, PURPOSE)?;
+                if let Value::Object(map) = &mut current.payload {
+                    for (k, v) in map.iter_mut() {
+                        if let Some(t) = self.target(k)
+                            && !v.is_null()
+                        {
+                            *v = cast(v, None, t)?;
                         }
                     }
                 }
-                restructured(schema, new_fields, Value::Object(out))
             }
-        };
-        *slot = Some(casted);
+            (Spec::Fields(_), Some(schema)) => {
+                require_struct(&current.payload, schema, PURPOSE)?;
+                let (Value::Object(values), Some(Value::Array(fields))) =
+                    (&mut current.payload, schema.get_mut("fields"))
+                else {
+                    return Err(SmtError::Data(format!(
+                        "Only Struct objects supported for [{PURPOSE}]"
+                    )));
+                };
+                for field in fields.iter_mut() {
+                    let target = {
+                        let Some(name) = field.get("field").and_then(Value::as_str) else {
+                            continue;
+                        };
+                        let Some(v) =
+                            struct_value_mut(values, field, name, self.replace_null_with_default)
+                        else {
+                            continue;
+                        };
+                        let target = self.target(name);
+                        if let Some(t) = target
+                            && !v.is_null()
+                        {
+                            *v = cast(v, Some(field), t)?;
+                        }
+                        target
+                    };
+                    if let Some(t) = target {
+                        cast_schema(field, t);
+                    }
+                }
+                // A struct holds exactly its schema's fields.
+                if values.len() != fields.len() {
+                    values.retain(|k, _| {
+                        fields
+                            .iter()
+                            .any(|f| f.get("field").and_then(Value::as_str) == Some(k.as_str()))
+                    });
+                }
+            }
+        }
+        *slot = Some(current);
         Ok(Some(record))
     }
 }

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::Part;
-use super::shape::{require_map, require_struct, restructured, struct_value};
+use super::shape::{require_map, require_struct, struct_value_mut};
 use crate::config::Settings;
-use crate::{Data, Record, SmtError, Transform};
+use crate::{Record, SmtError, Transform};
 
 const PURPOSE: &str = "field replacement";
 
@@ -71,56 +71,76 @@ impl ReplaceField {
             && (self.include.is_empty() || self.include.iter().any(|i| i == name))
     }
 
-    fn renamed(&self, name: &str) -> String {
-        self.renames
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| name.to_string())
+    /// The field's new name, when `renames` changes it.
+    fn renamed(&self, name: &str) -> Option<&String> {
+        self.renames.get(name)
     }
 
-    fn with_schema(&self, payload: &Value, schema: &Value) -> Result<Data, SmtError> {
-        let (values, fields) = require_struct(payload, schema, PURPOSE)?;
-        let mut out = Map::new();
-        let mut out_fields = Vec::new();
-        for field in fields {
-            let Some(name) = field.get("field").and_then(Value::as_str) else {
-                continue;
-            };
-            if !self.keeps(name) {
-                continue;
-            }
-            let new_name = self.renamed(name);
-            let value = struct_value(values, field, name, self.replace_null_with_default);
-            out.insert(new_name.clone(), value);
-            let mut field = field.clone();
-            if let Some(f) = field.as_object_mut() {
-                f.insert("field".into(), Value::String(new_name));
-            }
-            out_fields.push(field);
-        }
-        Ok(restructured(schema, out_fields, Value::Object(out)))
+    /// Drops and renames the keys of `values` in place (renamed values move all at once, so
+    /// swaps work).
+    fn replace_in(&self, values: &mut Map<String, Value>) {
+        values.retain(|k, _| self.keeps(k));
+        let moved: Vec<(String, Value)> = self
+            .renames
+            .iter()
+            .filter_map(|(old, new)| values.remove(old).map(|v| (new.clone(), v)))
+            .collect();
+        values.extend(moved);
     }
 }
 
 impl Transform for ReplaceField {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
         let slot = self.part.of(&mut record);
-        let Some(current) = slot.as_ref().filter(|d| !d.payload.is_null()) else {
+        let Some(current) = slot.as_mut().filter(|d| !d.payload.is_null()) else {
             return Ok(Some(record));
         };
-        let replaced = match &current.schema {
+        match current.schema.as_mut() {
             None => {
-                let map = require_map(&current.payload, PURPOSE)?;
-                let out: Map<String, Value> = map
-                    .iter()
-                    .filter(|(k, _)| self.keeps(k))
-                    .map(|(k, v)| (self.renamed(k), v.clone()))
-                    .collect();
-                Data::plain(Value::Object(out))
+                require_map(&current.payload, PURPOSE)?;
+                if let Value::Object(values) = &mut current.payload {
+                    self.replace_in(values);
+                }
             }
-            Some(schema) => self.with_schema(&current.payload, schema)?,
-        };
-        *slot = Some(replaced);
+            Some(schema) => {
+                require_struct(&current.payload, schema, PURPOSE)?;
+                let (Value::Object(values), Some(Value::Array(fields))) =
+                    (&mut current.payload, schema.get_mut("fields"))
+                else {
+                    return Ok(Some(record));
+                };
+                // Every schema field gets its slot (nulls take their defaults); then, when
+                // the payload holds more than its schema's fields, the rest go.
+                for field in fields.iter() {
+                    if let Some(name) = field.get("field").and_then(Value::as_str) {
+                        struct_value_mut(values, field, name, self.replace_null_with_default);
+                    }
+                }
+                if values.len() != fields.len() {
+                    values.retain(|k, _| {
+                        fields
+                            .iter()
+                            .any(|f| f.get("field").and_then(Value::as_str) == Some(k.as_str()))
+                    });
+                }
+                self.replace_in(values);
+                fields.retain(|f| {
+                    f.get("field")
+                        .and_then(Value::as_str)
+                        .is_some_and(|name| self.keeps(name))
+                });
+                for field in fields.iter_mut() {
+                    let new = field
+                        .get("field")
+                        .and_then(Value::as_str)
+                        .and_then(|name| self.renamed(name))
+                        .cloned();
+                    if let (Some(new), Some(f)) = (new, field.as_object_mut()) {
+                        f.insert("field".into(), Value::String(new));
+                    }
+                }
+            }
+        }
         Ok(Some(record))
     }
 }

@@ -136,6 +136,27 @@ pub(crate) fn struct_value(
     }
 }
 
+/// [`struct_value`] in place: the field's slot in `payload` (created null when missing),
+/// holding the field's default when it was null and `replace_null_with_default` holds.
+pub(crate) fn struct_value_mut<'a>(
+    payload: &'a mut Map<String, Value>,
+    schema: &Value,
+    name: &str,
+    replace_null_with_default: bool,
+) -> Option<&'a mut Value> {
+    if !payload.contains_key(name) {
+        payload.insert(name.to_string(), Value::Null);
+    }
+    let slot = payload.get_mut(name)?;
+    if slot.is_null()
+        && replace_null_with_default
+        && let Some(default) = schema.get("default")
+    {
+        *slot = default.clone();
+    }
+    Some(slot)
+}
+
 /// A field's schema without its `field` name, as the schema of a value on its own.
 pub(crate) fn standalone_schema(field: &Value) -> Value {
     match field {
