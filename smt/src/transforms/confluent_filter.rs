@@ -83,25 +83,25 @@ impl ConfluentFilter {
 }
 
 impl Transform for ConfluentFilter {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        let payload = self
-            .part
-            .of(&mut record)
-            .as_ref()
-            .map_or(Value::Null, |d| d.payload.clone());
+    fn apply(&self, record: Record) -> Result<Option<Record>, SmtError> {
+        let payload = self.part.peek(&record).map_or(&Value::Null, |d| &d.payload);
         if payload.is_null() {
             return self.on_missing(record, "value (it is null)");
         }
-        if let Some(field) = self.needs.iter().find(|f| !present(f, &payload)) {
+        if let Some(field) = self.needs.iter().find(|f| !present(f, payload)) {
             let what = format!("field {field} (missing or null)");
             return self.on_missing(record, &what);
         }
-        let found = self.condition.select(&payload)?;
-        if self.needs.is_empty() && found.iter().all(Value::is_null) {
-            return self.on_missing(record, "value at the path (missing or null)");
+        // `Some(matched)`, or `None` when a plain path found nothing that is not null.
+        let needs_fields = !self.needs.is_empty();
+        let outcome = self.condition.select(payload, |found| {
+            let matched = found.iter().any(|v| !v.is_null());
+            (matched || needs_fields).then_some(matched)
+        })?;
+        match outcome {
+            Some(matched) => Ok((matched == self.include).then_some(record)),
+            None => self.on_missing(record, "value at the path (missing or null)"),
         }
-        let matched = found.iter().any(|v| !v.is_null());
-        Ok((matched == self.include).then_some(record))
     }
 }
 

@@ -62,22 +62,18 @@ impl ExtractTopic {
     }
 
     /// The topic the record names, if it names one.
-    fn topic(&self, record: &mut Record) -> Result<Option<String>, SmtError> {
+    fn topic(&self, record: &Record) -> Result<Option<String>, SmtError> {
         let text = |v: &Value| match v {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
-        let payload = |record: &mut Record, part: Part| {
-            part.of(record)
-                .as_ref()
-                .map_or(Value::Null, |d| d.payload.clone())
-        };
+        let payload = |part: Part| part.peek(record).map_or(&Value::Null, |d| &d.payload);
         Ok(match &self.source {
-            Source::Whole(part) => text(&payload(record, *part)),
-            Source::Field(part, name) => payload(record, *part).get(name).and_then(text),
+            Source::Whole(part) => text(payload(*part)),
+            Source::Field(part, name) => payload(*part).get(name).and_then(text),
             Source::JsonPath(part, path) => {
-                path.select(&payload(record, *part))?.first().and_then(text)
+                path.select(payload(*part), |found| found.first().and_then(|v| text(v)))?
             }
             Source::Header(name) => record
                 .headers
@@ -92,7 +88,7 @@ impl ExtractTopic {
 
 impl Transform for ExtractTopic {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        match self.topic(&mut record)? {
+        match self.topic(&record)? {
             Some(topic) if !topic.is_empty() => record.topic = topic,
             _ if self.skip_missing => {}
             _ => {

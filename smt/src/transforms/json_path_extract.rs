@@ -64,10 +64,11 @@ impl Transform for JsonPathExtract {
     fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
         let payload = self
             .source
-            .of(&mut record)
-            .as_ref()
-            .map_or(Value::Null, |d| d.payload.clone());
-        let mut found = self.path.select(&payload)?;
+            .peek(&record)
+            .map_or(&Value::Null, |d| &d.payload);
+        let mut found: Vec<Value> = self
+            .path
+            .select(payload, |found| found.into_iter().cloned().collect())?;
         let result = if self.multiple {
             (!found.is_empty()).then_some(Value::Array(found))
         } else if found.is_empty() {

@@ -44,6 +44,14 @@ impl Part {
             Part::Value => &mut record.value,
         }
     }
+
+    /// The record's key or value, to read.
+    pub(crate) fn peek(self, record: &crate::Record) -> Option<&crate::Data> {
+        match self {
+            Part::Key => record.key.as_ref(),
+            Part::Value => record.value.as_ref(),
+        }
+    }
 }
 
 const PACKAGE: &str = "org.apache.kafka.connect.transforms.";
