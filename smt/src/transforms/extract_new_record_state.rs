@@ -201,12 +201,16 @@ impl ExtractNewRecordState {
     }
 
     /// The row state with the added fields (and `__deleted` when rewriting).
-    fn state(&self, envelope: &Data, deleted: bool) -> Result<Option<Data>, SmtError> {
+    fn state(&self, mut envelope: Data, deleted: bool) -> Result<Option<Data>, SmtError> {
+        let side = if deleted { "before" } else { "after" };
+        // The row moves out of the envelope; the rest stays for the added fields.
+        let state = match &mut envelope.payload {
+            Value::Object(map) => map.remove(side).unwrap_or(Value::Null),
+            _ => return Ok(None),
+        };
         let Some(payload) = envelope.payload.as_object() else {
             return Ok(None);
         };
-        let side = if deleted { "before" } else { "after" };
-        let state = payload.get(side).cloned().unwrap_or(Value::Null);
         let mut schema = envelope
             .schema
             .as_ref()
@@ -292,14 +296,15 @@ impl Transform for ExtractNewRecordState {
             ("d", OnDelete::Rewrite) => true,
             _ => false,
         };
-        let payload = envelope.payload.as_object().cloned().unwrap_or_default();
-        for r in &self.add_headers {
-            record.headers.push(Header {
-                name: r.name.clone(),
-                value: header_bytes(Self::lookup(&payload, r)),
-            });
+        if let Some(payload) = envelope.payload.as_object() {
+            for r in &self.add_headers {
+                record.headers.push(Header {
+                    name: r.name.clone(),
+                    value: header_bytes(Self::lookup(payload, r)),
+                });
+            }
         }
-        record.value = self.state(&envelope, deleted)?;
+        record.value = self.state(envelope, deleted)?;
         if let Some(field) = &self.route_by_field
             && let Some(row) = record.value.as_ref().and_then(|d| d.payload.as_object())
         {
