@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::Settings;
+use crate::config::{Settings, split_list};
 use crate::{Predicate, Record, SmtError, Transform, predicates, transforms};
 
 #[derive(Debug)]
@@ -22,16 +22,7 @@ pub struct Chain {
 }
 
 fn aliases(config: &BTreeMap<String, String>, key: &str) -> Vec<String> {
-    config
-        .get(key)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    config.get(key).map(|v| split_list(v)).unwrap_or_default()
 }
 
 impl Chain {

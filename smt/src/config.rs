@@ -6,6 +6,15 @@ use std::collections::BTreeMap;
 
 use crate::SmtError;
 
+/// The items of a comma-separated list value, trimmed, blanks skipped (Connect's `LIST`).
+pub(crate) fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The keys of one transform or predicate.
 #[derive(Debug)]
 pub(crate) struct Settings<'a> {
@@ -52,12 +61,7 @@ impl<'a> Settings<'a> {
     /// A required, non-empty comma-separated list (Connect's `NonEmptyListValidator`).
     pub(crate) fn list(&self, name: &str) -> Result<Vec<String>, SmtError> {
         let text = self.required(name)?;
-        let items: Vec<String> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-            .map(str::to_string)
-            .collect();
+        let items = split_list(text);
         if items.is_empty() {
             return Err(self.invalid(name, text, "Empty list"));
         }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::Part;
 use super::shape::{require_map, require_struct, struct_value_mut};
-use crate::config::Settings;
+use crate::config::{Settings, split_list};
 use crate::{Record, SmtError, Transform};
 
 const PURPOSE: &str = "field replacement";
@@ -28,13 +28,7 @@ pub(crate) struct ReplaceField {
 fn optional_list(s: &Settings<'_>, name: &str, old: &str) -> Vec<String> {
     s.get(name)
         .or_else(|| s.get(old))
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|i| !i.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
+        .map(split_list)
         .unwrap_or_default()
 }
 
