@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use super::Part;
-use super::json_path::{Path, present};
+use super::json_path::{FieldCheck, Path};
 use crate::config::Settings;
 use crate::{Record, SmtError, Transform};
 
@@ -24,7 +24,7 @@ enum Missing {
 pub(crate) struct ConfluentFilter {
     condition: Path,
     /// The fields the condition reads, checked for presence.
-    needs: Vec<String>,
+    needs: Vec<FieldCheck>,
     include: bool,
     missing: Missing,
     part: Part,
@@ -62,7 +62,7 @@ impl ConfluentFilter {
             }
         };
         Ok(Self {
-            needs: condition.referenced_fields(),
+            needs: FieldCheck::of(&condition),
             condition,
             include,
             missing,
@@ -88,8 +88,8 @@ impl Transform for ConfluentFilter {
         if payload.is_null() {
             return self.on_missing(record, "value (it is null)");
         }
-        if let Some(field) = self.needs.iter().find(|f| !present(f, payload)) {
-            let what = format!("field {field} (missing or null)");
+        if let Some(field) = self.needs.iter().find(|f| !f.present(payload)) {
+            let what = format!("field {} (missing or null)", field.text());
             return self.on_missing(record, &what);
         }
         // `Some(matched)`, or `None` when a plain path found nothing that is not null.

@@ -122,12 +122,37 @@ impl Path {
     }
 }
 
-/// Whether `field` (a `$.a.b` path) is present and not null in `value`.
-pub(crate) fn present(field: &str, value: &Value) -> bool {
-    parse_json_path(field)
-        .ok()
-        .and_then(|q| js_path_process(&q, value).ok())
-        .is_some_and(|found| found.iter().any(|r| !r.val.is_null()))
+/// A field a condition reads (`$.a.b`), compiled once, to check records for it.
+#[derive(Debug)]
+pub(crate) struct FieldCheck {
+    text: String,
+    query: JpQuery,
+}
+
+impl FieldCheck {
+    /// The fields [`Path::referenced_fields`] names, compiled (a reference that does not
+    /// compile on its own is left out).
+    pub(crate) fn of(path: &Path) -> Vec<Self> {
+        path.referenced_fields()
+            .into_iter()
+            .filter_map(|text| {
+                parse_json_path(&text)
+                    .ok()
+                    .map(|query| Self { text, query })
+            })
+            .collect()
+    }
+
+    /// The field as a path from the root.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the field is present and not null in `value`.
+    pub(crate) fn present(&self, value: &Value) -> bool {
+        js_path_process(&self.query, value)
+            .is_ok_and(|found| found.iter().any(|r| !r.val.is_null()))
+    }
 }
 
 #[cfg(test)]
@@ -162,8 +187,10 @@ mod tests {
             path("$[?(@['a b'] > 1 && @.n)]").referenced_fields(),
             ["$['a b']", "$.n"]
         );
-        assert!(present("$.key.nestedKey", &record));
-        assert!(!present("$.key.other", &record));
+        let checks = FieldCheck::of(&path("$[?(@.key.nestedKey && @.key.other)]"));
+        assert_eq!(checks.len(), 2);
+        assert!(checks[0].present(&record));
+        assert!(!checks[1].present(&record));
     }
 
     #[test]
