@@ -82,7 +82,16 @@ fn main() {
 }
 
 /// Appends `pub static <name>: &[Component]` embedding the built `packages`.
-fn embed(code: &mut String, doc: &str, name: &str, packages: &[String], target_dir: &Path) {
+fn embed(
+    code: &mut String,
+    doc: &str,
+    name: &str,
+    packages: &[(String, Vec<String>)],
+    target_dir: &Path,
+) {
+    let aliases: std::collections::BTreeMap<&String, &Vec<String>> =
+        packages.iter().map(|(p, a)| (p, a)).collect();
+    let packages: Vec<&String> = packages.iter().map(|(p, _)| p).collect();
     code.push_str(&format!("{doc}\npub static {name}: &[Component] = &[\n"));
     for package in packages {
         let artifact = target_dir
@@ -96,8 +105,12 @@ fn embed(code: &mut String, doc: &str, name: &str, packages: &[String], target_d
             ));
         }
         code.push_str(&format!(
-            "    Component {{ name: {package:?}, bytes: include_bytes!({:?}) }},\n",
-            artifact.display().to_string()
+            "    Component {{ name: {package:?}, bytes: include_bytes!({:?}), aliases: &{:?} }},\n",
+            artifact.display().to_string(),
+            aliases
+                .get(package)
+                .map(|a| a.as_slice())
+                .unwrap_or_default()
         ));
     }
     code.push_str("];\n");
@@ -168,11 +181,12 @@ fn build_guests(guests: &Path, target_dir: &Path) {
     }
 }
 
-/// Package names of the guest crates in `dir` (one directory with a Cargo.toml each).
-fn guest_packages(guests: &Path) -> Vec<String> {
+/// Package names of the guest crates in `dir` (one directory with a Cargo.toml each), with
+/// the Kafka Connect class names each answers to.
+fn guest_packages(guests: &Path) -> Vec<(String, Vec<String>)> {
     let entries = fs::read_dir(guests)
         .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", guests.display())));
-    let mut names: Vec<String> = entries
+    let mut names: Vec<(String, Vec<String>)> = entries
         .filter_map(Result::ok)
         .map(|e| e.path().join("Cargo.toml"))
         .filter(|manifest| manifest.is_file())
@@ -182,19 +196,33 @@ fn guest_packages(guests: &Path) -> Vec<String> {
     names
 }
 
-fn package_name(manifest: &Path) -> String {
+/// The `[package]` name and the one-line `aliases = ["..."]` array of
+/// `[package.metadata.culvert]`.
+fn package_name(manifest: &Path) -> (String, Vec<String>) {
     let text = fs::read_to_string(manifest)
         .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", manifest.display())));
-    let mut in_package = false;
+    let mut section = "";
+    let mut name = None;
+    let mut aliases = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package
-            && let Some(value) = line.strip_prefix("name").map(str::trim_start)
-            && let Some(value) = value.strip_prefix('=')
-        {
-            return value.trim().trim_matches('"').to_string();
+            section = line;
+        } else if let Some((key, value)) = line.split_once('=') {
+            match (section, key.trim()) {
+                ("[package]", "name") => name = Some(value.trim().trim_matches('"').to_string()),
+                ("[package.metadata.culvert]", "aliases") => {
+                    let list = value.trim().trim_start_matches('[').trim_end_matches(']');
+                    aliases = list
+                        .split(',')
+                        .map(|a| a.trim().trim_matches('"').to_string())
+                        .filter(|a| !a.is_empty())
+                        .collect();
+                }
+                _ => {}
+            }
         }
     }
-    fail(&format!("{} has no [package] name", manifest.display()))
+    let name =
+        name.unwrap_or_else(|| fail(&format!("{} has no [package] name", manifest.display())));
+    (name, aliases)
 }

@@ -12,6 +12,8 @@ pub struct Component {
     pub name: &'static str,
     /// The component's bytes (a wasm32-wasip2 component).
     pub bytes: &'static [u8],
+    /// Kafka Connect class names it answers to (`[package.metadata.culvert] aliases`).
+    pub aliases: &'static [&'static str],
 }
 
 impl Component {

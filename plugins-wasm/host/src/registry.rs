@@ -120,11 +120,18 @@ impl PluginRegistry {
         }
         versions.push(plugin);
         versions.sort_by_key(|p| version_key(&p.spec().version));
+        let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+        self.add_aliases(&name, &aliases);
+    }
+
+    /// Lets `aliases` (class names, and their simple names) resolve to plugin `name`, as a
+    /// manifest's aliases do; built-in components are named this way.
+    pub fn add_aliases(&mut self, name: &str, aliases: &[&str]) {
         for alias in aliases {
-            self.aliases.insert(alias.clone(), name.clone());
+            self.aliases.insert((*alias).to_string(), name.to_string());
             self.aliases
                 .entry(simple_name(alias).to_string())
-                .or_insert_with(|| name.clone());
+                .or_insert_with(|| name.to_string());
         }
     }
 

@@ -15,13 +15,13 @@
 mod build;
 
 use culvert_plugin_host::{
-    Grants, Header, PartitionOffset, Plugin, PluginEngine, PluginLimits, Position, Record, Records,
+    Grants, Header, PartitionOffset, Plugin, PluginEngine, PluginLimits, Record, Records,
     RecordsBuilder, SinkBatchBuilder, SinkTaskInstance, SourceTaskInstance, TaskError,
     TransformInstance,
 };
 
 pub use build::build_component;
-pub use culvert_plugin_host::{PluginKind, RecordFailure};
+pub use culvert_plugin_host::{PluginKind, Position, RecordFailure};
 
 /// What went wrong in a test run.
 #[derive(Debug, thiserror::Error)]
@@ -153,8 +153,9 @@ impl Harness {
         bytes: &[u8],
         limits: PluginLimits,
     ) -> Result<Self, TestkitError> {
+        // I/O too: the sql, http and object-store capabilities talk to real servers.
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
             .build()
             .map_err(|e| TestkitError::Build(format!("cannot start a runtime: {e}")))?;
         let engine = PluginEngine::new(limits)?;
@@ -209,7 +210,7 @@ impl Harness {
         ))?;
         Ok(SourceRun {
             harness: self,
-            task,
+            task: InRuntime::new(task, self.runtime.handle()),
             positions: Vec::new(),
         })
     }
@@ -226,7 +227,7 @@ impl Harness {
         ))?;
         Ok(SinkRun {
             harness: self,
-            task,
+            task: InRuntime::new(task, self.runtime.handle()),
             next_offsets: Vec::new(),
         })
     }
@@ -243,11 +244,57 @@ impl Harness {
     }
 }
 
+/// A task instance dropped inside the harness's runtime: its store may hold pooled
+/// database connections, which go back to their pool on a runtime task.
+struct InRuntime<T> {
+    value: Option<T>,
+    handle: tokio::runtime::Handle,
+}
+
+impl<T> InRuntime<T> {
+    fn new(value: T, handle: &tokio::runtime::Handle) -> Self {
+        Self {
+            value: Some(value),
+            handle: handle.clone(),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for InRuntime<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T> std::ops::Deref for InRuntime<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl<T> std::ops::DerefMut for InRuntime<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl<T> Drop for InRuntime<T> {
+    fn drop(&mut self) {
+        let _inside = self.handle.enter();
+        drop(self.value.take());
+    }
+}
+
 /// A running source task.
 #[derive(Debug)]
 pub struct SourceRun<'h> {
     harness: &'h Harness,
-    task: SourceTaskInstance,
+    task: InRuntime<SourceTaskInstance>,
     positions: Vec<Position>,
 }
 
@@ -288,7 +335,9 @@ impl SourceRun<'_> {
         self.harness
             .runtime
             .block_on(self.task.committed(&positions))?;
-        self.harness.runtime.block_on(self.task.stop())?;
+        if let Some(task) = self.task.value.take() {
+            self.harness.runtime.block_on(task.stop())?;
+        }
         Ok(positions)
     }
 }
@@ -297,7 +346,7 @@ impl SourceRun<'_> {
 #[derive(Debug)]
 pub struct SinkRun<'h> {
     harness: &'h Harness,
-    task: SinkTaskInstance,
+    task: InRuntime<SinkTaskInstance>,
     next_offsets: Vec<PartitionOffset>,
 }
 
@@ -337,8 +386,11 @@ impl SinkRun<'_> {
     }
 
     /// Stops the task.
-    pub fn stop(self) -> Result<(), TestkitError> {
-        Ok(self.harness.runtime.block_on(self.task.stop())?)
+    pub fn stop(mut self) -> Result<(), TestkitError> {
+        match self.task.value.take() {
+            Some(task) => Ok(self.harness.runtime.block_on(task.stop())?),
+            None => Ok(()),
+        }
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) async fn assemble(config: &WorkerConfig, cache_dir: &Path) -> Result<
     .await?;
     let engine = PluginEngine::with_cache(PluginLimits::default(), Some(cache_dir))
         .map_err(|e| e.to_string())?;
-    let registry = PluginRegistry::load(&engine, &builtin::components(), &config.plugin_path).await;
+    let registry = builtin::registry(&engine, &config.plugin_path).await;
     for problem in registry.problems() {
         tracing::warn!(origin = %problem.origin, error = %problem.error, "skipped a plugin");
     }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use culvert_plugin_host::{PluginEngine, PluginLimits, PluginRegistry};
+use culvert_plugin_host::{PluginEngine, PluginLimits};
 
 use crate::builtin;
 
@@ -18,7 +18,7 @@ pub(crate) async fn list(plugin_path: &[PathBuf], cache_dir: Option<&Path>) -> E
             return ExitCode::FAILURE;
         }
     };
-    let registry = PluginRegistry::load(&engine, &builtin::components(), plugin_path).await;
+    let registry = builtin::registry(&engine, plugin_path).await;
     let mut rows = vec![[
         "NAME".to_string(),
         "VERSION".to_string(),

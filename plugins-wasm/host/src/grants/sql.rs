@@ -7,11 +7,18 @@
 //! (or SQLite path) match an entry; user, password and parameters do not take part. Empty
 //! (the default): no database. Database servers usually live on private networks, so a
 //! named server is reachable whatever its address.
+//!
+//! A JDBC URL in the connector's `connection.url` (`jdbc:postgresql://db:5432/shop`, the key
+//! of Confluent's JDBC connectors) is granted as well: the user named that database in the
+//! connector's own configuration, and configs copied from Connect then run unchanged.
 
 use std::fmt;
 
 /// Config key of the database allowlist.
 pub const ALLOW_SQL_URLS: &str = "plugin.allow.sql.urls";
+
+/// Kafka Connect's JDBC connectors' database key; a JDBC URL there is granted too.
+const CONNECTION_URL: &str = "connection.url";
 
 /// The kinds of database the `sql` capability speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,8 +41,11 @@ pub(crate) struct DatabaseAddress {
 }
 
 impl DatabaseAddress {
-    /// Parses a `postgres://`, `postgresql://`, `mysql://`, `mariadb://` or `sqlite:` URL.
+    /// Parses a `postgres://`, `postgresql://`, `mysql://`, `mariadb://` or `sqlite:` URL,
+    /// or the JDBC form of one (`jdbc:postgresql://...`).
     pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        let url = crate::sql::jdbc_url::native(url)?;
+        let url = url.as_ref();
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let rest = rest.strip_prefix("//").unwrap_or(rest);
             let path = rest.split('?').next().unwrap_or_default();
@@ -116,10 +126,11 @@ pub(crate) struct SqlGrant {
 impl SqlGrant {
     /// Reads `plugin.allow.sql.urls`.
     pub(crate) fn from_config(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut rules = Self::jdbc_connection_url(&get)?;
         let Some(list) = get(ALLOW_SQL_URLS) else {
-            return Ok(Self::default());
+            return Ok(Self { rules });
         };
-        let rules = list
+        let listed = list
             .split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
@@ -138,7 +149,29 @@ impl SqlGrant {
                 DatabaseAddress::parse(entry).map_err(bad)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        rules.extend(listed);
         Ok(Self { rules })
+    }
+
+    /// The database a JDBC `connection.url` names: the user wrote it into the connector's
+    /// own configuration, so it is granted as if listed (Confluent's JDBC configs carry no
+    /// Culvert keys). Only the `jdbc:` form counts; other uses of the key grant nothing.
+    fn jdbc_connection_url(
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<DatabaseAddress>, String> {
+        let Some(url) = get(CONNECTION_URL) else {
+            return Ok(Vec::new());
+        };
+        if !url
+            .trim_start()
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("jdbc:"))
+        {
+            return Ok(Vec::new());
+        }
+        DatabaseAddress::parse(url.trim())
+            .map(|a| vec![a])
+            .map_err(|e| format!("{CONNECTION_URL}: {e}"))
     }
 
     /// Whether no database is granted.
@@ -220,6 +253,21 @@ mod tests {
                 .expect_err("none")
                 .contains("sets no")
         );
+    }
+
+    #[test]
+    fn a_jdbc_connection_url_grants_its_database() {
+        let config =
+            |url: &'static str| move |k: &str| (k == CONNECTION_URL).then(|| url.to_string());
+        let g = SqlGrant::from_config(config("jdbc:postgresql://db:5432/shop?user=u&password=p"))
+            .expect("valid");
+        assert!(check(&g, "postgres://db/shop").is_ok());
+        assert!(check(&g, "jdbc:postgresql://db:5432/shop?user=other").is_ok());
+        assert!(check(&g, "postgres://db/other").is_err());
+        let plain = SqlGrant::from_config(config("postgres://db/shop")).expect("valid");
+        assert!(plain.is_empty(), "only the JDBC form grants");
+        let err = SqlGrant::from_config(config("jdbc:oracle:thin:@x")).expect_err("oracle");
+        assert!(err.starts_with("connection.url: jdbc:oracle:"), "{err}");
     }
 
     #[test]

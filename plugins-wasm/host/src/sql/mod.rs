@@ -9,6 +9,7 @@
 
 mod bind;
 mod decode;
+pub(crate) mod jdbc_url;
 mod pools;
 
 use std::sync::Arc;
@@ -287,6 +288,10 @@ impl HostConnection for StoreState {
             return Ok(Err(SqlError::Denied(format!(
                 "this plugin instance has no SQL grant: the connector sets no {ALLOW_SQL_URLS}"
             ))));
+        };
+        let url = match jdbc_url::native(&url) {
+            Ok(native) => native.into_owned(),
+            Err(e) => return Ok(Err(SqlError::Invalid(e))),
         };
         let address = match DatabaseAddress::parse(&url) {
             Ok(a) => a,

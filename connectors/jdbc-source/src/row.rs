@@ -1,0 +1,266 @@
+//! Rows as record values: Connect's JSON envelope `{"schema": ..., "payload": ...}` with a
+//! struct schema derived from the columns' database types, as Connect's JDBC source builds
+//! it (the worker's converter keeps or strips the schema per `value.converter.schemas.enable`).
+//!
+//! Types: booleans; int8/16/32/64 by column width; float32/64; NUMERIC/DECIMAL as Connect's
+//! `Decimal` (exact digits, written as a JSON number; scale = the most fraction digits in the
+//! batch) or, with `numeric.mapping=best_fit`, int64 when every value is whole, else float64;
+//! DATE, TIME and TIMESTAMP as Connect's `Date` (days), `Time` (ms of day) and `Timestamp`
+//! (ms) logical types; binary columns as base64 `bytes`; everything else as strings.
+
+use std::fmt::Write as _;
+
+use culvert_connector_sdk::sql::{Column, Value};
+
+use crate::settings::NumericMapping;
+
+/// A column's Connect type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Boolean,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    /// Exact decimal with this scale.
+    Decimal(u32),
+    Date,
+    Time,
+    Timestamp,
+    Bytes,
+    String,
+}
+
+fn kind_of_type(type_name: &str) -> Option<Kind> {
+    let upper = type_name.to_ascii_uppercase();
+    let unsigned = upper.contains("UNSIGNED");
+    let base = upper.split_whitespace().next().unwrap_or_default();
+    Some(match base {
+        "BOOL" | "BOOLEAN" => Kind::Boolean,
+        "TINYINT" if unsigned => Kind::Int16,
+        "TINYINT" => Kind::Int8,
+        "INT2" | "SMALLINT" | "SMALLSERIAL" if unsigned => Kind::Int32,
+        "INT2" | "SMALLINT" | "SMALLSERIAL" => Kind::Int16,
+        "INT" | "INT4" | "INTEGER" | "MEDIUMINT" | "SERIAL" | "YEAR" if unsigned => Kind::Int64,
+        "INT" | "INT4" | "INTEGER" | "MEDIUMINT" | "SERIAL" | "YEAR" => Kind::Int32,
+        "INT8" | "BIGINT" | "BIGSERIAL" => Kind::Int64,
+        "FLOAT4" | "REAL" | "FLOAT" => Kind::Float32,
+        "FLOAT8" | "DOUBLE" => Kind::Float64,
+        "NUMERIC" | "DECIMAL" => Kind::Decimal(0),
+        "DATE" => Kind::Date,
+        "TIME" | "TIMETZ" => Kind::Time,
+        "TIMESTAMP" | "TIMESTAMPTZ" | "DATETIME" => Kind::Timestamp,
+        "BYTEA" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" => {
+            Kind::Bytes
+        }
+        "" => return None,
+        _ => Kind::String,
+    })
+}
+
+fn kind_of_value(value: &Value) -> Option<Kind> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Boolean(_) => Kind::Boolean,
+        Value::Int(_) => Kind::Int64,
+        Value::Double(_) => Kind::Float64,
+        Value::Decimal(_) => Kind::Decimal(0),
+        Value::Text(_) => Kind::String,
+        Value::Bytes(_) => Kind::Bytes,
+        Value::Date(_) => Kind::Date,
+        Value::Time(_) => Kind::Time,
+        Value::Timestamp(_) => Kind::Timestamp,
+    })
+}
+
+/// Digits after the decimal point of a decimal's text.
+fn scale_of(text: &str) -> u32 {
+    text.split_once('.').map_or(0, |(_, f)| f.len() as u32)
+}
+
+/// Writes rows of one result set as envelopes.
+#[derive(Debug)]
+pub(crate) struct RowWriter {
+    kinds: Vec<Kind>,
+    names: Vec<String>,
+    /// `{"schema":<schema>,"payload":` — the same for every row of the batch.
+    prefix: String,
+}
+
+impl RowWriter {
+    /// Derives the schema for `columns` (nullability from `nullable`, by column position)
+    /// and the values in `rows`; `name` names the struct (the table).
+    pub(crate) fn new(
+        columns: &[Column],
+        nullable: &[Option<bool>],
+        rows: &[Vec<Value>],
+        name: Option<&str>,
+        numeric: NumericMapping,
+    ) -> Self {
+        let mut kinds = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter().enumerate() {
+            let mut kind = kind_of_type(&column.type_name)
+                .or_else(|| rows.iter().find_map(|r| r.get(i).and_then(kind_of_value)))
+                .unwrap_or(Kind::String);
+            if matches!(kind, Kind::Decimal(_)) {
+                let texts = rows.iter().filter_map(|r| match r.get(i) {
+                    Some(Value::Decimal(t)) => Some(t.as_str()),
+                    _ => None,
+                });
+                kind = match numeric {
+                    NumericMapping::Decimal => {
+                        Kind::Decimal(texts.map(scale_of).max().unwrap_or(0))
+                    }
+                    NumericMapping::BestFit => {
+                        let mut texts = texts;
+                        if texts.all(|t| !t.contains('.') && t.parse::<i64>().is_ok()) {
+                            Kind::Int64
+                        } else {
+                            Kind::Float64
+                        }
+                    }
+                };
+            }
+            kinds.push(kind);
+        }
+        let mut schema = String::from("{\"type\":\"struct\",\"fields\":[");
+        for (i, (column, kind)) in columns.iter().zip(&kinds).enumerate() {
+            if i > 0 {
+                schema.push(',');
+            }
+            let optional = nullable.get(i).copied().flatten() != Some(false);
+            schema.push_str(&field_schema(*kind, optional));
+            schema.pop();
+            let _ = write!(schema, ",\"field\":{}}}", json_string(&column.name));
+        }
+        schema.push_str("],\"optional\":false");
+        if let Some(name) = name {
+            let _ = write!(schema, ",\"name\":{}", json_string(name));
+        }
+        schema.push('}');
+        Self {
+            kinds,
+            names: columns.iter().map(|c| json_string(&c.name)).collect(),
+            prefix: format!("{{\"schema\":{schema},\"payload\":"),
+        }
+    }
+
+    /// One row as an envelope.
+    pub(crate) fn write(&self, row: &[Value], out: &mut String) {
+        out.clear();
+        out.push_str(&self.prefix);
+        out.push('{');
+        for (i, (name, kind)) in self.names.iter().zip(&self.kinds).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(name);
+            out.push(':');
+            write_value(row.get(i).unwrap_or(&Value::Null), *kind, out);
+        }
+        out.push_str("}}");
+    }
+}
+
+fn field_schema(kind: Kind, optional: bool) -> String {
+    let logical = |ty: &str, name: &str| {
+        format!(
+            "{{\"type\":\"{ty}\",\"optional\":{optional},\"name\":\"org.apache.kafka.connect.data.{name}\",\"version\":1}}"
+        )
+    };
+    let plain = |ty: &str| format!("{{\"type\":\"{ty}\",\"optional\":{optional}}}");
+    match kind {
+        Kind::Boolean => plain("boolean"),
+        Kind::Int8 => plain("int8"),
+        Kind::Int16 => plain("int16"),
+        Kind::Int32 => plain("int32"),
+        Kind::Int64 => plain("int64"),
+        Kind::Float32 => plain("float"),
+        Kind::Float64 => plain("double"),
+        Kind::Decimal(scale) => format!(
+            "{{\"type\":\"bytes\",\"optional\":{optional},\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,\"parameters\":{{\"scale\":\"{scale}\"}}}}"
+        ),
+        Kind::Date => logical("int32", "Date"),
+        Kind::Time => logical("int32", "Time"),
+        Kind::Timestamp => logical("int64", "Timestamp"),
+        Kind::Bytes => plain("bytes"),
+        Kind::String => plain("string"),
+    }
+}
+
+fn write_value(value: &Value, kind: Kind, out: &mut String) {
+    match (value, kind) {
+        (Value::Null, _) => out.push_str("null"),
+        (Value::Boolean(b), _) => out.push_str(if *b { "true" } else { "false" }),
+        (Value::Int(n), Kind::Boolean) => out.push_str(if *n != 0 { "true" } else { "false" }),
+        (Value::Int(n), Kind::Float32 | Kind::Float64) => {
+            let _ = write!(out, "{}", *n as f64);
+        }
+        (Value::Int(n), _) => {
+            let _ = write!(out, "{n}");
+        }
+        (Value::Double(d), _) if d.is_finite() => {
+            let _ = write!(out, "{d:?}");
+        }
+        (Value::Double(_), _) => out.push_str("null"),
+        (Value::Decimal(t), Kind::Float32 | Kind::Float64) => match t.parse::<f64>() {
+            Ok(d) if d.is_finite() => {
+                let _ = write!(out, "{d:?}");
+            }
+            _ => out.push_str("null"),
+        },
+        (Value::Decimal(t), _) if is_decimal_text(t) => out.push_str(t),
+        (Value::Decimal(t), _) => out.push_str(&json_string(t)),
+        (Value::Text(t), _) => out.push_str(&json_string(t)),
+        (Value::Bytes(b), Kind::Bytes) => {
+            out.push('"');
+            base64(b, out);
+            out.push('"');
+        }
+        (Value::Bytes(b), _) => out.push_str(&json_string(&String::from_utf8_lossy(b))),
+        (Value::Date(d), _) => {
+            let _ = write!(out, "{d}");
+        }
+        (Value::Time(us), _) => {
+            let _ = write!(out, "{}", us.div_euclid(1000));
+        }
+        (Value::Timestamp(us), _) => {
+            let _ = write!(out, "{}", us.div_euclid(1000));
+        }
+    }
+}
+
+/// Whether `t` is a plain decimal number JSON accepts as written (`-12.50`, `7`).
+fn is_decimal_text(t: &str) -> bool {
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(int.len() > 1 && int.starts_with('0'))
+}
+
+/// `s` as a JSON string literal.
+pub(crate) fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+fn base64(bytes: &[u8], out: &mut String) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+}
