@@ -4,6 +4,7 @@ mod broker;
 mod cli;
 mod cluster;
 mod datagen;
+mod jdbc;
 mod kafka_connect_py;
 mod membership;
 mod openapi;

@@ -72,7 +72,7 @@ async fn serve() -> (String, (RunningBroker, tempfile::TempDir)) {
     (format!("http://{addr}"), (broker, dir))
 }
 
-async fn call(method: reqwest::Method, url: &str, body: Option<&str>) -> (u16, Value) {
+pub(crate) async fn call(method: reqwest::Method, url: &str, body: Option<&str>) -> (u16, Value) {
     let mut req = reqwest::Client::new().request(method, url);
     if let Some(body) = body {
         req = req

@@ -77,10 +77,26 @@ fn postgres_incrementing_reads_in_batches_and_resumes_exactly() {
         ("table.whitelist", "orders"),
         ("topic.prefix", "pg-"),
         ("poll.interval.ms", "100"),
+        ("batch.max.rows", "100"),
     ];
+    // Stopped after the first batch, a restart resumes mid-table.
     let mut run = h.source(&base).expect("starts");
-    let records = poll_until(&mut run, 250, Duration::from_secs(20));
-    assert_eq!(ids(&records), (1..=250).collect::<Vec<_>>());
+    let first_batch = poll_until(&mut run, 1, Duration::from_secs(20));
+    assert_eq!(
+        ids(&first_batch),
+        (1..=100).collect::<Vec<_>>(),
+        "batch.max.rows = 100"
+    );
+    let positions = run.commit_and_stop().expect("stops");
+    let mut run = h.source_from(&base, &positions).expect("resumes");
+    let rest = poll_until(&mut run, 150, Duration::from_secs(20));
+    assert_eq!(
+        ids(&rest),
+        (101..=250).collect::<Vec<_>>(),
+        "no gap, no repeat"
+    );
+    let mut records = first_batch;
+    records.extend(rest);
     assert!(
         records.iter().all(|r| r.topic == "pg-orders"),
         "topic = prefix + table"
@@ -503,4 +519,56 @@ fn bad_configs_are_refused_by_key() {
         .expect("starts");
     let err = run.poll(10).expect_err("nullable column").to_string();
     assert!(err.contains("validate.non.null=false"), "{err}");
+}
+
+/// Runs SQL on a SQLite file with Python's sqlite3 module (python3 ships it).
+fn sqlite(path: &std::path::Path, sql: &str) {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()"])
+        .arg(path)
+        .arg(sql)
+        .output()
+        .expect("python3 runs (apt-get install -y python3)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sqlite_incrementing_from_a_jdbc_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("app.db");
+    sqlite(
+        &path,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, price REAL);
+         INSERT INTO items (name, price) VALUES ('a', 1.5), ('b', NULL), ('c', 3.0);",
+    );
+    let url = format!("jdbc:sqlite:{}", path.display());
+    let h = harness();
+    let base = [
+        ("connection.url", url.as_str()),
+        ("mode", "incrementing"),
+        ("incrementing.column.name", "id"),
+        ("topic.prefix", "lite-"),
+        ("poll.interval.ms", "100"),
+    ];
+    let mut run = h.source(&base).expect("starts");
+    let records = poll_until(&mut run, 3, Duration::from_secs(10));
+    assert_eq!(ids(&records), vec![1, 2, 3]);
+    assert!(records.iter().all(|r| r.topic == "lite-items"));
+    assert_eq!(payload(&records[0])["price"], 1.5);
+    let positions = run.commit_and_stop().expect("stops");
+    let partition: Value = serde_json::from_str(&positions[0].partition).expect("json");
+    assert_eq!(
+        partition,
+        serde_json::json!({"protocol": "1", "table": "items"})
+    );
+    sqlite(&path, "INSERT INTO items (name) VALUES ('d');");
+    let mut run = h.source_from(&base, &positions).expect("resumes");
+    assert_eq!(
+        ids(&poll_until(&mut run, 1, Duration::from_secs(10))),
+        vec![4]
+    );
 }
