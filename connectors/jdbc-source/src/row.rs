@@ -216,7 +216,7 @@ fn write_value(value: &Value, kind: Kind, out: &mut String) {
         (Value::Text(t), _) => out.push_str(&json_string(t)),
         (Value::Bytes(b), Kind::Bytes) => {
             out.push('"');
-            base64(b, out);
+            culvert_connector_sdk::encoding::base64_into(b, out);
             out.push('"');
         }
         (Value::Bytes(b), _) => out.push_str(&json_string(&String::from_utf8_lossy(b))),
@@ -246,21 +246,4 @@ fn is_decimal_text(t: &str) -> bool {
 /// `s` as a JSON string literal.
 pub(crate) fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
-}
-
-fn base64(bytes: &[u8], out: &mut String) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
 }

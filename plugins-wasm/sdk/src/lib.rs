@@ -68,6 +68,7 @@ pub mod bindings {
 
 mod batch;
 mod config;
+pub mod encoding;
 #[doc(hidden)]
 pub mod export;
 pub mod http;

@@ -33,6 +33,10 @@ use crate::stores::State;
 const MAX_BATCH_RECORDS: usize = 10_000;
 /// How long a full next batch waits for a running `put` before the partitions are paused.
 const PAUSE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// An idle sink still gets `put` (with no records) this often, as Connect calls `put` after
+/// every consumer poll: sinks that hold records back (retrying an endpoint that is down)
+/// retry them without waiting for new records.
+const IDLE_PUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 type Tp = (String, i32);
 
@@ -206,6 +210,7 @@ pub(super) async fn run(
         errors,
         paused,
         buffer_paused: false,
+        last_put: tokio::time::Instant::now(),
     };
     let outcome = sink.run(&mut ctx).await;
     let closing = sink.close_all(&ctx).await;
@@ -257,6 +262,8 @@ struct Sink {
     paused: bool,
     /// Paused because the next batch is full.
     buffer_paused: bool,
+    /// When the last `put` started; an idle task gets an empty `put` every [`IDLE_PUT`].
+    last_put: tokio::time::Instant,
 }
 
 impl Sink {
@@ -324,6 +331,10 @@ impl Sink {
                     self.after_put(ctx, &batch, &originals, result).await?;
                 }
                 _ = tokio::time::sleep_until(pause_at), if !receive => {}
+                _ = tokio::time::sleep_until(self.last_put + IDLE_PUT),
+                    if may_write && !self.paused && self.putting.is_none() => {
+                    self.start_put(&ctx.metrics);
+                }
                 _ = tokio::time::sleep(super::task::LEASE_POLL), if !may_write => {}
                 message = consumer.recv(), if receive => {
                     match message {
@@ -477,11 +488,14 @@ impl Sink {
         let Some(mut instance) = self.instance.take() else {
             return;
         };
+        self.last_put = tokio::time::Instant::now();
         let gathered = std::mem::take(&mut self.next);
         let batch = gathered.builder.build();
         let originals = gathered.extra;
-        metrics.batch(batch.len());
-        add(&metrics.sink_sent, batch.len() as u64);
+        if !batch.is_empty() {
+            metrics.batch(batch.len());
+            add(&metrics.sink_sent, batch.len() as u64);
+        }
         let metrics = Arc::clone(metrics);
         self.putting = Some(tokio::spawn(async move {
             let started = std::time::Instant::now();

@@ -1,0 +1,198 @@
+//! One sink task: turns records into body parts and endpoint URLs, queues them per
+//! endpoint, delivers what is ready on every `put` (the worker also calls `put` with no
+//! records when idle) and reports as durable only offsets below the first record still
+//! waiting.
+
+use culvert_connector_sdk::{
+    Config, PartitionOffset, PluginError, RecordFailure, SinkRecord, SinkRecords, TopicPartition,
+};
+use serde_json::Value;
+
+use crate::endpoints::{Endpoints, Failed, Queued};
+use crate::settings::{Format, Settings};
+use crate::template::Fields;
+
+/// A running task.
+#[derive(Debug)]
+pub struct HttpSinkTask {
+    settings: Settings,
+    endpoints: Endpoints,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The JSON of a key or value, looking through a Connect envelope to its payload.
+fn json_of(bytes: Option<&[u8]>) -> Option<Value> {
+    let v: Value = serde_json::from_slice(bytes?).ok()?;
+    match v {
+        Value::Object(mut m) if m.len() == 2 && m.contains_key("schema") => m.remove("payload"),
+        other => Some(other),
+    }
+}
+
+impl HttpSinkTask {
+    /// The URL and body of one record, or why it cannot be sent.
+    fn prepare(&self, r: &SinkRecord<'_>) -> Result<Option<(String, Vec<u8>)>, String> {
+        let Some(raw) = r.record.value else {
+            return if self.settings.fail_on_null {
+                Err("the record has no value (behavior.on.null.values=fail)".into())
+            } else {
+                Ok(None)
+            };
+        };
+        let value = json_of(Some(raw));
+        let body = match (&value, self.settings.format) {
+            (Some(v), _) => v.to_string().into_bytes(),
+            (None, Format::Single) => raw.to_vec(),
+            // Text that is not JSON travels as a JSON string.
+            (None, _) => Value::String(String::from_utf8_lossy(raw).into_owned())
+                .to_string()
+                .into_bytes(),
+        };
+        let url = if self.settings.url.reads_record() {
+            let key = json_of(r.record.key);
+            let key_text = r.record.key.map(String::from_utf8_lossy);
+            let key_text = match (&key, key_text) {
+                (Some(Value::String(s)), _) => Some(s.clone()),
+                (_, Some(t)) => Some(t.into_owned()),
+                (_, None) => None,
+            };
+            self.settings.url.render(&Fields {
+                topic: r.record.topic,
+                partition: r.partition,
+                key_text: key_text.as_deref(),
+                key: key.as_ref(),
+                value: value.as_ref(),
+            })?
+        } else {
+            self.settings.url.render(&Fields {
+                topic: r.record.topic,
+                partition: r.partition,
+                key_text: None,
+                key: None,
+                value: None,
+            })?
+        };
+        Ok(Some((url, body)))
+    }
+
+    /// Splits delivery failures into this batch's (by index) and earlier batches'.
+    fn report(failed: Vec<Failed>, out: &mut Vec<RecordFailure>) -> Result<(), PluginError> {
+        let mut earlier = Vec::new();
+        for f in failed {
+            match f.record.index {
+                Some(index) => out.push(RecordFailure {
+                    index,
+                    message: f.message,
+                }),
+                None => earlier.push(f),
+            }
+        }
+        if let Some(first) = earlier.first() {
+            return Err(PluginError::Fatal(format!(
+                "{} record(s) held from earlier batches failed for good, first {}-{} offset {}: \
+                 {}. Their offsets were not committed: after the task restarts they are sent \
+                 again, and a record that still fails then goes to the dead-letter topic \
+                 (errors.tolerance=all) or fails the task",
+                earlier.len(),
+                first.record.topic,
+                first.record.partition,
+                first.record.offset,
+                first.message
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl culvert_connector_sdk::SinkTask for HttpSinkTask {
+    fn new(cfg: Config) -> Result<Self, PluginError> {
+        let settings = Settings::parse(&cfg).map_err(|issues| {
+            PluginError::Fatal(
+                issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.key, i.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        Ok(Self {
+            settings,
+            endpoints: Endpoints::default(),
+        })
+    }
+
+    fn put(&mut self, records: SinkRecords<'_>) -> Result<Vec<RecordFailure>, PluginError> {
+        let now = now_ms();
+        let mut failures = Vec::new();
+        if self.endpoints.queued() + records.len() > self.settings.max_buffered {
+            // Make room first; if the endpoints are still failing, the host retries this
+            // batch later (and stops consuming meanwhile).
+            let failed = self.endpoints.deliver(&self.settings, now, true);
+            Self::report(failed, &mut failures)?;
+            if self.endpoints.queued() + records.len() > self.settings.max_buffered {
+                return Err(PluginError::Retriable(format!(
+                    "{} records wait for endpoints that are failing (max.buffered.records = {})",
+                    self.endpoints.queued(),
+                    self.settings.max_buffered
+                )));
+            }
+        }
+        for (i, r) in records.iter().enumerate() {
+            match self.prepare(&r) {
+                Ok(Some((url, body))) => self.endpoints.push(
+                    url,
+                    Queued {
+                        body,
+                        topic: r.record.topic.to_string(),
+                        partition: r.partition,
+                        offset: r.offset,
+                        index: Some(i as u32),
+                    },
+                    now,
+                ),
+                Ok(None) => {}
+                Err(message) => failures.push(RecordFailure {
+                    index: i as u32,
+                    message,
+                }),
+            }
+        }
+        let failed = self.endpoints.deliver(&self.settings, now, false);
+        self.endpoints.forget_indexes();
+        Self::report(failed, &mut failures)?;
+        Ok(failures)
+    }
+
+    fn flush(
+        &mut self,
+        current: Vec<PartitionOffset>,
+    ) -> Result<Vec<PartitionOffset>, PluginError> {
+        let failed = self.endpoints.deliver(&self.settings, now_ms(), true);
+        Self::report(failed, &mut Vec::new())?;
+        let waiting = self.endpoints.first_undelivered();
+        Ok(current
+            .into_iter()
+            .map(|c| {
+                let offset = waiting
+                    .get(&(c.topic.clone(), c.partition))
+                    .map_or(c.offset, |first| (*first).min(c.offset));
+                PartitionOffset { offset, ..c }
+            })
+            .collect())
+    }
+
+    fn close(&mut self, partitions: Vec<TopicPartition>) -> Result<(), PluginError> {
+        let gone: Vec<(String, i32)> = partitions
+            .into_iter()
+            .map(|p| (p.topic, p.partition))
+            .collect();
+        self.endpoints.drop_partitions(&gone);
+        Ok(())
+    }
+}
