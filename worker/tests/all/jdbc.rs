@@ -120,3 +120,130 @@ async fn wait_for_records(bootstrap: &str, n: usize) -> Vec<String> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// The receiver of `examples/jdbc-to-http`, on a free port; its printed lines.
+struct Receiver {
+    child: crate::standalone::Worker,
+    port: u16,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start(example: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .arg(example.join("receiver.py"))
+            .arg("0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs (apt-get install -y python3)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut first = String::new();
+        reader.read_line(&mut first).expect("first line");
+        let port = first
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {first:?}"));
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Self {
+            child: crate::standalone::guard(child),
+            port,
+            lines,
+        }
+    }
+
+    /// Orders received so far: (path, order).
+    fn orders(&self) -> Vec<(String, Value)> {
+        let lines = self.lines.lock().expect("lines").clone();
+        lines
+            .iter()
+            .filter_map(|l| l.split_once(' '))
+            .flat_map(|(path, body)| {
+                let orders: Vec<Value> = serde_json::from_str(body).unwrap_or_default();
+                orders.into_iter().map(move |o| (path.to_string(), o))
+            })
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let orders = self.orders();
+            if orders.len() >= n || Instant::now() > deadline {
+                return orders;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jdbc_to_http_example_runs_as_written() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/jdbc-to-http");
+    let pg = Postgres::start().expect("postgres");
+    let setup = std::fs::read_to_string(example.join("setup.sql")).expect("setup.sql");
+    pg.psql("postgres", &setup).expect("setup");
+    let receiver = Receiver::start(&example);
+    assert!(receiver.child.id() > 0);
+
+    // The example's files, with this test's ports and password.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    for name in ["orders-source.json", "orders-to-http.json"] {
+        let text = std::fs::read_to_string(example.join(name))
+            .expect("example file")
+            .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", pg.port()))
+            .replace(
+                "\"connection.password\": \"postgres\"",
+                &format!("\"connection.password\": \"{PASSWORD}\""),
+            )
+            .replace("127.0.0.1:8000", &format!("127.0.0.1:{}", receiver.port));
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).expect("write");
+        files.push(file);
+    }
+    let paths: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+    let (_worker, _base, _) = start_with(dir.path(), "", &[], &paths);
+
+    let orders = receiver.wait_for(3).await;
+    let ids_at = |orders: &[(String, Value)], path: &str| -> Vec<i64> {
+        orders
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, o)| o["id"].as_i64().expect("id"))
+            .collect()
+    };
+    assert_eq!(
+        ids_at(&orders, "/customers/acme/orders"),
+        vec![1, 3],
+        "{orders:?}"
+    );
+    assert_eq!(
+        ids_at(&orders, "/customers/globex/orders"),
+        vec![2],
+        "{orders:?}"
+    );
+    assert!(
+        orders
+            .iter()
+            .all(|(_, o)| o.get("card_number").is_none() && o.get("amount").is_some()),
+        "the transform dropped card_number: {orders:?}"
+    );
+
+    pg.psql("postgres", "UPDATE orders SET amount = 25 WHERE id = 1;")
+        .expect("update");
+    let orders = receiver.wait_for(4).await;
+    let (path, updated) = orders.last().expect("the update").clone();
+    assert_eq!(path, "/customers/acme/orders");
+    assert_eq!(updated["id"], 1);
+    assert_eq!(updated["amount"], 25.0);
+}
