@@ -185,15 +185,7 @@ impl Plugin for HttpSink {
     }
 
     fn validate(cfg: &Config) -> Vec<ConfigIssue> {
-        let mut issues = culvert_connector_sdk::validate_against(&Self::spec().config_def, cfg);
-        if let Err(found) = Settings::parse(cfg) {
-            for issue in found {
-                if !issues.iter().any(|i| i.key == issue.key) {
-                    issues.push(issue);
-                }
-            }
-        }
-        issues
+        culvert_connector_sdk::validate_with(&Self::spec().config_def, cfg, Settings::parse(cfg))
     }
 }
 

@@ -104,20 +104,8 @@ impl Settings {
     pub(crate) fn parse(cfg: &Config) -> Result<Self, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let text = |key: &str| cfg.get(key).map(str::trim).filter(|v| !v.is_empty());
-        let mut number = |key: &str, default: i64, min: i64| -> i64 {
-            match cfg.parse::<i64>(key) {
-                Ok(Some(v)) if v >= min => v,
-                Ok(Some(v)) => {
-                    issues.push(issue(key, format!("{key} must be at least {min}, got {v}")));
-                    default
-                }
-                Ok(None) => default,
-                Err(e) => {
-                    issues.push(e);
-                    default
-                }
-            }
-        };
+        let mut number =
+            |key: &str, default: i64, min: i64| cfg.int_at_least(key, default, min, &mut issues);
         let batch_max_size = number(BATCH_MAX_SIZE, 100, 1) as usize;
         let batch_max_bytes = number(BATCH_MAX_BYTES, 1 << 20, 1) as usize;
         let linger_ms = number(LINGER, 0, 0);

@@ -112,15 +112,8 @@ impl HttpSinkTask {
 
 impl culvert_connector_sdk::SinkTask for HttpSinkTask {
     fn new(cfg: Config) -> Result<Self, PluginError> {
-        let settings = Settings::parse(&cfg).map_err(|issues| {
-            PluginError::Fatal(
-                issues
-                    .iter()
-                    .map(|i| format!("{}: {}", i.key, i.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let settings = Settings::parse(&cfg)
+            .map_err(|i| PluginError::Fatal(culvert_connector_sdk::describe_issues(&i)))?;
         Ok(Self {
             settings,
             endpoints: Endpoints::default(),

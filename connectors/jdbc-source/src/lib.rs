@@ -216,27 +216,14 @@ impl Plugin for JdbcSource {
     }
 
     fn validate(cfg: &Config) -> Vec<ConfigIssue> {
-        let mut issues = culvert_connector_sdk::validate_against(&Self::spec().config_def, cfg);
-        if let Err(found) = Settings::parse(cfg) {
-            for issue in found {
-                if !issues.iter().any(|i| i.key == issue.key) {
-                    issues.push(issue);
-                }
-            }
-        }
-        issues
+        culvert_connector_sdk::validate_with(&Self::spec().config_def, cfg, Settings::parse(cfg))
     }
 }
 
 impl Connector for JdbcSource {
     fn task_configs(cfg: &Config, max_tasks: u32) -> Result<Vec<Config>, String> {
-        let settings = Settings::parse(cfg).map_err(|issues| {
-            issues
-                .iter()
-                .map(|i| format!("{}: {}", i.key, i.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        let settings =
+            Settings::parse(cfg).map_err(|i| culvert_connector_sdk::describe_issues(&i))?;
         let max_tasks = max_tasks.max(1);
         if settings.query.is_some() {
             return Ok(vec![cfg.clone()]);

@@ -106,20 +106,8 @@ impl Settings {
     pub(crate) fn parse(cfg: &Config) -> Result<Self, Vec<ConfigIssue>> {
         let mut issues = Vec::new();
         let text = |key: &str| cfg.get(key).map(str::trim).filter(|v| !v.is_empty());
-        let mut number = |key: &str, default: i64, min: i64| -> i64 {
-            match cfg.parse::<i64>(key) {
-                Ok(Some(v)) if v >= min => v,
-                Ok(Some(v)) => {
-                    issues.push(issue(key, format!("{key} must be at least {min}, got {v}")));
-                    default
-                }
-                Ok(None) => default,
-                Err(e) => {
-                    issues.push(e);
-                    default
-                }
-            }
-        };
+        let mut number =
+            |key: &str, default: i64, min: i64| cfg.int_at_least(key, default, min, &mut issues);
         let poll_interval_ms = number(POLL_INTERVAL, 5000, 1) as u64;
         let batch_max_rows = number(BATCH_MAX_ROWS, 100, 1).min(i64::from(u32::MAX)) as u32;
         let delay_ms = number(DELAY, 0, 0);

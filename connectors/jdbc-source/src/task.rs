@@ -34,13 +34,7 @@ pub struct JdbcSourceTask {
 }
 
 fn config_error(issues: Vec<culvert_connector_sdk::ConfigIssue>) -> PluginError {
-    PluginError::Fatal(
-        issues
-            .iter()
-            .map(|i| format!("{}: {}", i.key, i.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
+    PluginError::Fatal(culvert_connector_sdk::describe_issues(&issues))
 }
 
 impl culvert_connector_sdk::SourceTask for JdbcSourceTask {

@@ -39,6 +39,33 @@ impl Config {
         }
     }
 
+    /// The integer at `key` (`default` when unset); a value below `min` or not an integer
+    /// is pushed to `issues` (naming the key) and `default` returned, so a parser can go
+    /// on and report every problem at once.
+    pub fn int_at_least(
+        &self,
+        key: &str,
+        default: i64,
+        min: i64,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> i64 {
+        match self.parse::<i64>(key) {
+            Ok(Some(v)) if v >= min => v,
+            Ok(Some(v)) => {
+                issues.push(ConfigIssue {
+                    key: key.to_string(),
+                    message: format!("{key} must be at least {min}, got {v}"),
+                });
+                default
+            }
+            Ok(None) => default,
+            Err(e) => {
+                issues.push(e);
+                default
+            }
+        }
+    }
+
     /// Returns a copy with `key` set to `value` (replacing any earlier value).
     pub fn with(&self, key: &str, value: impl Into<String>) -> Config {
         let mut pairs: Vec<(String, String)> = self
@@ -160,4 +187,31 @@ pub fn validate_against(def: &[ConfigKey], cfg: &Config) -> Vec<ConfigIssue> {
         }
     }
     issues
+}
+
+/// What `validate` usually answers: the problems `validate_against` finds in `cfg`, plus
+/// those of the plugin's own parse (`parsed`) for keys not reported already.
+pub fn validate_with<T>(
+    def: &[ConfigKey],
+    cfg: &Config,
+    parsed: Result<T, Vec<ConfigIssue>>,
+) -> Vec<ConfigIssue> {
+    let mut issues = validate_against(def, cfg);
+    if let Err(found) = parsed {
+        for issue in found {
+            if !issues.iter().any(|i| i.key == issue.key) {
+                issues.push(issue);
+            }
+        }
+    }
+    issues
+}
+
+/// Problems as one message (`key: message; key: message`), for a task that cannot start.
+pub fn describe_issues(issues: &[ConfigIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{}: {}", i.key, i.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

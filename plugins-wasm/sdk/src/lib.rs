@@ -86,7 +86,7 @@ pub use bindings::source::culvert::connector::types::{
 };
 pub use bindings::source::exports::culvert::connector::source::{Position, SourceBatch};
 pub use bindings::transform::exports::culvert::connector::transformation::TransformBatch;
-pub use config::{Config, ConfigKeyBuilder, validate_against};
+pub use config::{Config, ConfigKeyBuilder, describe_issues, validate_against, validate_with};
 pub use read::{Headers, Record, SinkRecord, SinkRecords, TransformRecords};
 
 /// What every plugin says about itself.

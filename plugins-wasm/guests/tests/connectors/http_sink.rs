@@ -119,6 +119,12 @@ fn answer(state: &Mutex<State>, uri: &Uri, headers: &HeaderMap, body: &Bytes) ->
     }
 }
 
+/// The grant every test sink needs to reach the loopback server.
+const GRANT: [(&str, &str); 2] = [
+    ("plugin.allow.hosts", "127.0.0.1"),
+    ("plugin.allow.private.networks", "true"),
+];
+
 fn harness() -> Harness {
     let component = culvert_guests::builtin("http-sink").expect("http-sink is built in");
     Harness::load(&component.origin(), component.bytes).expect("loads")
@@ -135,9 +141,9 @@ fn batches_formats_headers_and_auth() {
     let url = format!("{}/ingest", server.base);
     let mut sink = h
         .sink(&[
+            GRANT[0],
+            GRANT[1],
             ("http.api.url", url.as_str()),
-            ("plugin.allow.hosts", "127.0.0.1"),
-            ("plugin.allow.private.networks", "true"),
             ("batch.max.size", "3"),
             ("headers", "X-Team: payments|X-Env:test"),
             ("auth.type", "BASIC"),
@@ -171,9 +177,9 @@ fn batches_formats_headers_and_auth() {
 
     let mut ndjson = h
         .sink(&[
+            GRANT[0],
+            GRANT[1],
             ("http.api.url", url.as_str()),
-            ("plugin.allow.hosts", "127.0.0.1"),
-            ("plugin.allow.private.networks", "true"),
             ("request.body.format", "ndjson"),
             ("auth.type", "BEARER"),
             ("bearer.token", "tok-123"),
@@ -193,9 +199,9 @@ fn batches_formats_headers_and_auth() {
 
     let mut single = h
         .sink(&[
+            GRANT[0],
+            GRANT[1],
             ("http.api.url", url.as_str()),
-            ("plugin.allow.hosts", "127.0.0.1"),
-            ("plugin.allow.private.networks", "true"),
             ("request.body.format", "single"),
             ("batch.max.size", "50"),
         ])
@@ -226,9 +232,9 @@ fn retry_after_and_bursts_of_500_are_retried_without_loss() {
     let url = format!("{}/flaky", server.base);
     let mut sink = h
         .sink(&[
+            GRANT[0],
+            GRANT[1],
             ("http.api.url", url.as_str()),
-            ("plugin.allow.hosts", "127.0.0.1"),
-            ("plugin.allow.private.networks", "true"),
             ("retry.backoff.ms", "50"),
             ("retry.backoff.max.ms", "200"),
         ])
@@ -269,11 +275,7 @@ fn final_failures_are_reported_per_record() {
     let h = harness();
     let url = format!("{}/${{value.target}}", server.base);
     let mut sink = h
-        .sink(&[
-            ("http.api.url", url.as_str()),
-            ("plugin.allow.hosts", "127.0.0.1"),
-            ("plugin.allow.private.networks", "true"),
-        ])
+        .sink(&[GRANT[0], GRANT[1], ("http.api.url", url.as_str())])
         .expect("starts");
     let mut tombstone = record(json!({}));
     tombstone.value = None;
@@ -318,9 +320,9 @@ fn one_customer_down_does_not_stall_the_others() {
     let url = format!("{}/customers/${{value.customer}}/events", server.base);
     let mut sink = h
         .sink(&[
+            GRANT[0],
+            GRANT[1],
             ("http.api.url", url.as_str()),
-            ("plugin.allow.hosts", "127.0.0.1"),
-            ("plugin.allow.private.networks", "true"),
             ("retry.backoff.ms", "50"),
             ("retry.backoff.max.ms", "200"),
         ])
