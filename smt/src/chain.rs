@@ -1,5 +1,9 @@
 //! A connector's transform chain, built from `transforms` and `predicates` as Connect reads
 //! them, and applied record by record.
+//!
+//! Steps whose type starts with [`EXTERNAL_PREFIX`] (`wasm:<plugin>`) are not built here:
+//! the chain keeps their alias, plugin name, settings and predicate, and [`Chain::segments`]
+//! tells a caller that runs such steps (the worker, batch by batch) where they stand.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,12 +11,43 @@ use std::sync::Arc;
 use crate::config::{Settings, split_list};
 use crate::{Predicate, Record, SmtError, Transform, predicates, transforms};
 
+/// The type prefix of a transform the caller runs itself: `wasm:<plugin name>`.
+pub const EXTERNAL_PREFIX: &str = "wasm:";
+
+#[derive(Debug)]
+enum Action {
+    Native(Box<dyn Transform>),
+    /// A `wasm:` step: the plugin name and its settings (`transforms.<alias>.*` without the
+    /// prefix, `type`, `predicate` and `negate`).
+    External {
+        plugin: String,
+        config: Vec<(String, String)>,
+    },
+}
+
 #[derive(Debug)]
 struct Step {
     alias: String,
-    transform: Box<dyn Transform>,
+    action: Action,
     /// Applied only when the predicate's result differs from `negate`.
     condition: Option<(Arc<dyn Predicate>, bool)>,
+}
+
+/// A run of the chain: native steps (applied with [`Chain::apply_steps`]) or one external
+/// step (see [`Chain::external`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Native(std::ops::Range<usize>),
+    External(usize),
+}
+
+/// An external step as configured.
+#[derive(Debug, Clone, Copy)]
+pub struct ExternalStep<'a> {
+    pub alias: &'a str,
+    /// The plugin name (the type without `wasm:`).
+    pub plugin: &'a str,
+    pub config: &'a [(String, String)],
 }
 
 /// The configured transforms, in order.
@@ -48,9 +83,27 @@ impl Chain {
         for alias in aliases(config, "transforms") {
             let s = Settings::new(format!("transforms.{alias}."), config);
             let built = s.required("type").and_then(|class| {
-                transforms::build(class, &s)?.ok_or_else(|| {
-                    s.invalid("type", class, format!("Class {class} could not be found."))
-                })
+                if let Some(plugin) = class.trim().strip_prefix(EXTERNAL_PREFIX) {
+                    if plugin.is_empty() {
+                        return Err(s.invalid("type", class, "name the plugin: wasm:<name>"));
+                    }
+                    let prefix = format!("transforms.{alias}.");
+                    let config = config
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)))
+                        .filter(|(k, _)| !["type", "predicate", "negate"].contains(k))
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect();
+                    return Ok(Action::External {
+                        plugin: plugin.to_string(),
+                        config,
+                    });
+                }
+                transforms::build(class, &s)?
+                    .map(Action::Native)
+                    .ok_or_else(|| {
+                        s.invalid("type", class, format!("Class {class} could not be found."))
+                    })
             });
             let negate = match s.get("negate").map(str::trim) {
                 None => Ok(false),
@@ -78,9 +131,9 @@ impl Chain {
                 );
             }
             match (built, condition, negate) {
-                (Ok(transform), Ok(condition), Ok(_)) => steps.push(Step {
+                (Ok(action), Ok(condition), Ok(_)) => steps.push(Step {
                     alias,
-                    transform,
+                    action,
                     condition,
                 }),
                 (b, c, n) => {
@@ -102,16 +155,82 @@ impl Chain {
         self.steps.is_empty()
     }
 
+    /// Whether some step is external (`wasm:`): then the chain runs segment by segment.
+    pub fn has_external(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.action, Action::External { .. }))
+    }
+
+    /// The chain as runs of native steps and single external steps, in order.
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, step) in self.steps.iter().enumerate() {
+            if matches!(step.action, Action::External { .. }) {
+                if start < i {
+                    out.push(Segment::Native(start..i));
+                }
+                out.push(Segment::External(i));
+                start = i + 1;
+            }
+        }
+        if start < self.steps.len() {
+            out.push(Segment::Native(start..self.steps.len()));
+        }
+        out
+    }
+
+    /// Step `i` when it is external.
+    pub fn external(&self, i: usize) -> Option<ExternalStep<'_>> {
+        let step = self.steps.get(i)?;
+        match &step.action {
+            Action::External { plugin, config } => Some(ExternalStep {
+                alias: &step.alias,
+                plugin,
+                config,
+            }),
+            Action::Native(_) => None,
+        }
+    }
+
+    /// Whether step `i`'s predicate (if any) lets it apply to `record`.
+    pub fn applies_to(&self, i: usize, record: &Record) -> bool {
+        match self.steps.get(i).and_then(|s| s.condition.as_ref()) {
+            Some((predicate, negate)) => predicate.test(record) != *negate,
+            None => true,
+        }
+    }
+
     /// Applies every transform in order; `Ok(None)` when one dropped the record. An error
     /// names the transform's alias.
-    pub fn apply(&self, mut record: Record) -> Result<Option<Record>, SmtError> {
-        for step in &self.steps {
+    pub fn apply(&self, record: Record) -> Result<Option<Record>, SmtError> {
+        self.apply_steps(0..self.steps.len(), record)
+    }
+
+    /// Applies the native steps in `range` in order (an external one among them is an
+    /// error: the caller runs those).
+    pub fn apply_steps(
+        &self,
+        range: std::ops::Range<usize>,
+        mut record: Record,
+    ) -> Result<Option<Record>, SmtError> {
+        for step in self.steps.get(range).unwrap_or_default() {
             if let Some((predicate, negate)) = &step.condition
                 && predicate.test(&record) == *negate
             {
                 continue;
             }
-            match step.transform.apply(record) {
+            let transform = match &step.action {
+                Action::Native(t) => t,
+                Action::External { .. } => {
+                    return Err(SmtError::Data(format!(
+                        "transform {} is a WASM transform; it runs batch by batch in the worker",
+                        step.alias
+                    )));
+                }
+            };
+            match transform.apply(record) {
                 Ok(Some(r)) => record = r,
                 Ok(None) => return Ok(None),
                 Err(SmtError::Data(why)) => {
@@ -147,6 +266,60 @@ mod tests {
             headers: Vec::new(),
             timestamp_ms: None,
         }
+    }
+
+    #[test]
+    fn wasm_steps_are_kept_for_the_caller_with_their_settings_and_predicate() {
+        let chain = Chain::from_config(&config(&[
+            ("predicates", "orders"),
+            ("predicates.orders.type", "TopicNameMatches"),
+            ("predicates.orders.pattern", "orders"),
+            ("transforms", "a,w,b,c"),
+            ("transforms.a.type", "HoistField$Value"),
+            ("transforms.a.field", "x"),
+            ("transforms.w.type", "wasm:my-plugin"),
+            ("transforms.w.mode", "fast"),
+            ("transforms.w.predicate", "orders"),
+            ("transforms.b.type", "RegexRouter"),
+            ("transforms.b.regex", "(.*)"),
+            ("transforms.b.replacement", "$1-out"),
+            ("transforms.c.type", "DropHeaders"),
+            ("transforms.c.headers", "h"),
+        ]))
+        .expect("valid");
+        assert!(chain.has_external());
+        assert_eq!(
+            chain.segments(),
+            vec![
+                Segment::Native(0..1),
+                Segment::External(1),
+                Segment::Native(2..4)
+            ]
+        );
+        let step = chain.external(1).expect("external");
+        assert_eq!((step.alias, step.plugin), ("w", "my-plugin"));
+        assert_eq!(step.config, &[("mode".to_string(), "fast".to_string())]);
+        assert!(chain.external(0).is_none());
+        assert!(chain.applies_to(1, &record("orders", json!(1))));
+        assert!(!chain.applies_to(1, &record("other", json!(1))));
+        let out = chain
+            .apply_steps(2..4, record("t", json!(1)))
+            .expect("native steps")
+            .expect("kept");
+        assert_eq!(out.topic, "t-out");
+        let err = chain
+            .apply(record("orders", json!(1)))
+            .expect_err("external in the way");
+        assert!(
+            err.to_string().contains("transform w is a WASM transform"),
+            "{err}"
+        );
+        let err = Chain::from_config(&config(&[
+            ("transforms", "w"),
+            ("transforms.w.type", "wasm:"),
+        ]))
+        .expect_err("no plugin");
+        assert!(err[0].contains("wasm:<name>"), "{err:?}");
     }
 
     #[test]

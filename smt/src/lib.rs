@@ -29,7 +29,7 @@ mod record;
 mod testing;
 mod transforms;
 
-pub use chain::Chain;
+pub use chain::{Chain, EXTERNAL_PREFIX, ExternalStep, Segment};
 pub use error::SmtError;
 pub use predicates::CLASSES as PREDICATE_CLASSES;
 pub use record::{Data, Header, Record};

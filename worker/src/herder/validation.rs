@@ -72,6 +72,10 @@ pub(crate) async fn problems<'a>(
     let sink = plugin.kind() == PluginKind::Sink;
     let worker = runtime.map(crate::runtime::Runtime::worker_config);
     problems.extend(crate::runtime::TaskSettings::problems(config, worker, sink));
+    // `wasm:` transforms must name a loaded transform plugin.
+    if let Ok(chain) = culvert_smt::Chain::from_config(config) {
+        problems.extend(crate::runtime::check_wasm_transforms(&chain, registry));
+    }
     Ok((problems, Some(plugin)))
 }
 

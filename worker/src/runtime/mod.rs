@@ -13,9 +13,12 @@
 //! - `metrics` — Connect's metric groups as Prometheus series.
 //! - `source_task`, `sink_task` — the two task loops.
 //! - `sink_offsets` — a sink's consumer-group offsets for the REST API (KIP-875).
-//! - `transform` — the SMT hook (the chain from `culvert-smt`).
+//! - `transform` — the SMT hook (the chain from `culvert-smt`), record by record;
+//!   `batch_transform` — the same chain batch by batch when it has WASM (`wasm:`) steps.
 //! - `topic_creation` — KIP-158 topic creation for sources.
 
+mod batch_transform;
+pub(crate) use batch_transform::check_plugins as check_wasm_transforms;
 mod converter;
 mod errors;
 mod metrics;
@@ -636,6 +639,13 @@ async fn run_once(
         Ok(t) => t.into_iter().collect(),
         Err(e) => return (Err(e), Some(restart)),
     };
+    let batch_chain =
+        match batch_transform::BatchChain::start(&settings.transforms, &inner.registry, connector)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return (Err(e), Some(restart)),
+        };
     let ctx = TaskContext::new(
         connector,
         *task,
@@ -649,9 +659,9 @@ async fn run_once(
         (task_metrics, Arc::clone(&inner.worker_metrics)),
     );
     let outcome = if sink {
-        sink_task::run(ctx, plugin, grants, task_pairs).await
+        sink_task::run(ctx, plugin, grants, task_pairs, batch_chain).await
     } else {
-        source_task::run(ctx, plugin, grants, task_pairs).await
+        source_task::run(ctx, plugin, grants, task_pairs, batch_chain).await
     };
     (outcome, Some(restart))
 }

@@ -22,6 +22,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
+use super::batch_transform::{BatchChain, Item};
 use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
 use super::metrics::{TaskMetrics, add, time};
 use super::settings::SinkTopics;
@@ -122,6 +123,7 @@ type Consumed = StreamConsumer<SinkContext>;
 
 /// A consumed record as it was, kept for the dead-letter topic when conversion or the
 /// transforms changed what the plugin gets.
+#[derive(Clone)]
 struct Original {
     topic: String,
     key: Option<Vec<u8>>,
@@ -137,6 +139,17 @@ struct Gathered {
     /// dropped by a transform. Offsets follow the consumed coordinates, whatever topic a
     /// transform gave the record.
     positions: BTreeMap<Tp, i64>,
+    /// Records a WASM step of the chain failed on (batch transforms run just before `put`).
+    transform_failures: Vec<TransformFailure>,
+}
+
+/// A consumed record the batch transforms failed on, for the error handler.
+struct TransformFailure {
+    original: Original,
+    partition: i32,
+    offset: i64,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    message: String,
 }
 
 /// The batch being gathered.
@@ -160,6 +173,7 @@ pub(super) async fn run(
     plugin: Plugin,
     grants: Grants,
     config: Vec<(String, String)>,
+    batch_chain: Option<BatchChain>,
 ) -> Result<(), String> {
     let started = start_with_retry(&ctx, &plugin, &grants, &config).await;
     let instance = ctx.count_start(started)?;
@@ -211,9 +225,13 @@ pub(super) async fn run(
         paused,
         buffer_paused: false,
         last_put: tokio::time::Instant::now(),
+        batch_chain: batch_chain.map(|c| Arc::new(tokio::sync::Mutex::new(c))),
     };
     let outcome = sink.run(&mut ctx).await;
     let closing = sink.close_all(&ctx).await;
+    if let Some(chain) = sink.batch_chain.take().and_then(Arc::into_inner) {
+        chain.into_inner().close().await;
+    }
     let stopped = match sink.instance.take() {
         Some(instance) => instance.stop().await.map_err(|e| e.to_string()),
         None => Ok(()),
@@ -264,6 +282,8 @@ struct Sink {
     buffer_paused: bool,
     /// When the last `put` started; an idle task gets an empty `put` every [`IDLE_PUT`].
     last_put: tokio::time::Instant,
+    /// The transform chain when it has WASM steps: applied to each batch before `put`.
+    batch_chain: Option<Arc<tokio::sync::Mutex<BatchChain>>>,
 }
 
 impl Sink {
@@ -416,7 +436,11 @@ impl Sink {
             || matches!(value, Some(std::borrow::Cow::Owned(_)));
         let ts = m.timestamp().to_millis();
         let chain = Arc::clone(&ctx.settings.transforms);
-        let transformed = if chain.is_empty() {
+        let transformed = if self.batch_chain.is_some() {
+            // The chain has WASM steps: it runs on the whole batch before `put`.
+            changed = true;
+            None
+        } else if chain.is_empty() {
             None
         } else {
             changed = true;
@@ -492,12 +516,22 @@ impl Sink {
         let gathered = std::mem::take(&mut self.next);
         let batch = gathered.builder.build();
         let originals = gathered.extra;
+        let chain = self.batch_chain.clone();
         if !batch.is_empty() {
             metrics.batch(batch.len());
             add(&metrics.sink_sent, batch.len() as u64);
         }
         let metrics = Arc::clone(metrics);
         self.putting = Some(tokio::spawn(async move {
+            let (batch, originals) = match chain {
+                Some(chain) => match transform_batch(&chain, batch, originals).await {
+                    Ok(done) => done,
+                    Err((batch, originals, why)) => {
+                        return (instance, batch, originals, Err(TaskError::Fatal(why)));
+                    }
+                },
+                None => (batch, originals),
+            };
             let started = std::time::Instant::now();
             let result = instance.put(&batch).await;
             let took = started.elapsed().as_micros() as u64;
@@ -525,6 +559,25 @@ impl Sink {
         originals: &Gathered,
         result: Result<Vec<RecordFailure>, TaskError>,
     ) -> Result<(), String> {
+        for f in &originals.transform_failures {
+            self.errors
+                .report(FailedRecord {
+                    stage: Stage::Transformation,
+                    class_name: "transforms",
+                    message: &f.message,
+                    topic: &f.original.topic,
+                    partition: Some(f.partition),
+                    offset: Some(f.offset),
+                    key: f.original.key.as_deref(),
+                    value: f.original.value.as_deref(),
+                    headers: f
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_deref()))
+                        .collect(),
+                })
+                .await?;
+        }
         let failures = match result {
             Ok(f) => f,
             Err(TaskError::Retriable(why)) => {
@@ -763,4 +816,78 @@ fn to_partitions(tps: &[Tp]) -> Vec<TopicPartition> {
             partition: *partition,
         })
         .collect()
+}
+
+/// Runs the WASM-bearing chain on a gathered batch: the batch `put` gets, with originals
+/// re-indexed to it and the failed records kept for the error handler. On a broken
+/// transform, the untouched batch and the reason.
+async fn transform_batch(
+    chain: &tokio::sync::Mutex<BatchChain>,
+    batch: SinkBatch,
+    mut gathered: Gathered,
+) -> Result<(SinkBatch, Gathered), (SinkBatch, Gathered, String)> {
+    let mut coordinates = Vec::with_capacity(batch.len());
+    let mut items = Vec::with_capacity(batch.len());
+    for n in 0..batch.len() {
+        let Some((record, partition, offset)) = batch.get(n) else {
+            continue;
+        };
+        coordinates.push((partition, offset));
+        items.push(Item::of(
+            &record,
+            &record.headers(),
+            (Some(partition), Some(offset)),
+            n,
+        ));
+    }
+    let applied = match chain.lock().await.apply(items).await {
+        Ok(a) => a,
+        Err(why) => return Err((batch, gathered, why)),
+    };
+    let original_of = |n: usize, gathered: &Gathered| -> Original {
+        gathered.originals.get(&n).cloned().unwrap_or_else(|| {
+            let record = batch.get(n).map(|(r, _, _)| r);
+            Original {
+                topic: record.map(|r| r.topic.to_string()).unwrap_or_default(),
+                key: record.and_then(|r| r.key.map(<[u8]>::to_vec)),
+                value: record.and_then(|r| r.value.map(<[u8]>::to_vec)),
+            }
+        })
+    };
+    for (origin, message) in applied.failures {
+        let (partition, offset) = coordinates.get(origin).copied().unwrap_or((0, -1));
+        let headers = batch
+            .get(origin)
+            .map(|(r, _, _)| {
+                r.headers()
+                    .iter()
+                    .map(|h| (h.name.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        gathered.transform_failures.push(TransformFailure {
+            original: original_of(origin, &gathered),
+            partition,
+            offset,
+            headers,
+            message,
+        });
+    }
+    let mut builder = SinkBatchBuilder::new();
+    let mut originals = BTreeMap::new();
+    for item in applied.items {
+        let (partition, offset) = coordinates.get(item.origin).copied().unwrap_or((0, -1));
+        let record = Record::new(
+            &item.topic,
+            item.key.as_deref(),
+            item.value.as_deref(),
+            item.timestamp_ms,
+        );
+        if let Err(e) = builder.push(&record, &item.host_headers(), partition, offset) {
+            return Err((batch, gathered, format!("a transformed record: {e}")));
+        }
+        originals.insert(builder.len() - 1, original_of(item.origin, &gathered));
+    }
+    gathered.originals = originals;
+    Ok((builder.build(), gathered))
 }

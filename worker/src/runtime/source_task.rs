@@ -15,6 +15,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::batch_transform::{BatchChain, Item};
 use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
 use super::metrics::{TaskMetrics, add, time};
 use super::task::{Control, TaskContext};
@@ -89,6 +90,7 @@ pub(super) async fn run(
     plugin: Plugin,
     grants: Grants,
     config: Vec<(String, String)>,
+    mut batch_chain: Option<BatchChain>,
 ) -> Result<(), String> {
     let committed: Vec<Position> = ctx
         .offsets
@@ -124,13 +126,16 @@ pub(super) async fn run(
     ctx.announce_start().await;
     let outcome = poll_loop(
         &mut ctx,
-        &mut instance,
+        (&mut instance, &mut batch_chain),
         &producer,
         &mut errors,
         &to_acker,
         &acked,
     )
     .await;
+    if let Some(chain) = batch_chain {
+        chain.close().await;
+    }
     // Drain: stop producing, wait for outstanding acks, then commit what is durable. A
     // worker that lost its lease writes nothing more: dropping the producer purges what it
     // still holds, and the offsets are not flushed (the work may run elsewhere already).
@@ -172,7 +177,7 @@ async fn start_with_retry(
 
 async fn poll_loop(
     ctx: &mut TaskContext,
-    instance: &mut SourceTaskInstance,
+    (instance, batch_chain): (&mut SourceTaskInstance, &mut Option<BatchChain>),
     producer: &FutureProducer,
     errors: &mut ErrorHandler,
     to_acker: &mpsc::Sender<InFlight>,
@@ -246,15 +251,48 @@ async fn poll_loop(
         // deliveries-so-far after each record, to translate the plugin's checkpoints.
         let mut sent_after = Vec::with_capacity(batch.len());
         let mut deliveries = Vec::with_capacity(batch.len());
-        for record in batch.iter() {
-            if !ctx.identity.lease.is_valid() && !ctx.may_write().await {
-                // Told to stop while the lease was void: the rest of the batch is dropped.
-                return Ok(());
+        if let Some(chain) = batch_chain.as_mut() {
+            // The chain has WASM steps: transform the whole batch, then send its outputs in
+            // the order of the records they came from.
+            let items = batch
+                .iter()
+                .enumerate()
+                .map(|(n, r)| Item::of(&r, &r.headers(), (None, None), n))
+                .collect();
+            let applied = chain.apply(items).await?;
+            let mut failures = applied.failures;
+            failures.sort_by_key(|(origin, _)| *origin);
+            let mut failures = failures.into_iter().peekable();
+            let mut outputs = applied.items.into_iter().peekable();
+            for (n, record) in batch.iter().enumerate() {
+                if !ctx.identity.lease.is_valid() && !ctx.may_write().await {
+                    return Ok(());
+                }
+                let headers = record.headers();
+                while let Some((_, why)) = failures.next_if(|(o, _)| *o == n) {
+                    let why = (Stage::Transformation, "transforms", why);
+                    skip(ctx, errors, &record, &headers, why).await?;
+                }
+                while let Some(item) = outputs.next_if(|i| i.origin == n) {
+                    let out = Transformed::from(item);
+                    let at = (&record, headers.as_slice());
+                    if let Some(d) = send(ctx, producer, errors, at, Some(&out), stamp).await? {
+                        deliveries.push(d);
+                    }
+                }
+                sent_after.push(deliveries.len());
             }
-            if let Some(delivery) = produce(ctx, producer, errors, &record, stamp).await? {
-                deliveries.push(delivery);
+        } else {
+            for record in batch.iter() {
+                if !ctx.identity.lease.is_valid() && !ctx.may_write().await {
+                    // Told to stop while the lease was void: the rest of the batch is dropped.
+                    return Ok(());
+                }
+                if let Some(delivery) = produce(ctx, producer, errors, &record, stamp).await? {
+                    deliveries.push(delivery);
+                }
+                sent_after.push(deliveries.len());
             }
-            sent_after.push(deliveries.len());
         }
         let checkpoints = batch
             .checkpoints()
@@ -307,7 +345,8 @@ fn epoch_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Converts and sends one record; `None` when it was skipped by the error handler.
+/// Transforms (record by record), converts and sends one record; `None` when it was
+/// dropped or skipped by the error handler.
 async fn produce(
     ctx: &mut TaskContext,
     producer: &FutureProducer,
@@ -316,7 +355,6 @@ async fn produce(
     stamp: i64,
 ) -> Result<Option<DeliveryFuture>, String> {
     let original_headers = record.headers();
-    let failed = |stage, class_name, message: &str| (stage, class_name, message.to_string());
     let chain = &ctx.settings.transforms;
     let transformed = if chain.is_empty() {
         None
@@ -328,14 +366,38 @@ async fn produce(
             // Dropped by a transform: nothing to write, and done.
             Ok(None) => return Ok(None),
             Err(e) => {
-                let why = failed(Stage::Transformation, "transforms", &e);
+                let why = (Stage::Transformation, "transforms", e);
                 return skip(ctx, errors, record, &original_headers, why).await;
             }
         }
     };
-    let transformed_headers = transformed.as_ref().map(Transformed::headers);
-    let headers = transformed_headers.as_deref().unwrap_or(&original_headers);
-    let (topic, key, value, timestamp_ms) = match &transformed {
+    send(
+        ctx,
+        producer,
+        errors,
+        (record, &original_headers),
+        transformed.as_ref(),
+        stamp,
+    )
+    .await
+}
+
+/// Converts and sends `record` as `transformed` left it (or as it is).
+async fn send(
+    ctx: &mut TaskContext,
+    producer: &FutureProducer,
+    errors: &mut ErrorHandler,
+    (record, original_headers): (
+        &culvert_plugin_host::Record<'_>,
+        &[culvert_plugin_host::Header<'_>],
+    ),
+    transformed: Option<&Transformed>,
+    stamp: i64,
+) -> Result<Option<DeliveryFuture>, String> {
+    let failed = |stage, class_name, message: &str| (stage, class_name, message.to_string());
+    let transformed_headers = transformed.map(Transformed::headers);
+    let headers = transformed_headers.as_deref().unwrap_or(original_headers);
+    let (topic, key, value, timestamp_ms) = match transformed {
         Some(t) => (
             t.topic.as_str(),
             t.key.as_deref(),
@@ -350,7 +412,7 @@ async fn produce(
         .map_err(|e| failed(Stage::ValueConverter, "value.converter", &e));
     let (key, value) = match key.and_then(|k| value.map(|v| (k, v))) {
         Ok(kv) => kv,
-        Err(why) => return skip(ctx, errors, record, &original_headers, why).await,
+        Err(why) => return skip(ctx, errors, record, original_headers, why).await,
     };
     ctx.ensure_topic(topic).await?;
     ctx.track_topic(topic).await;
@@ -385,7 +447,7 @@ async fn produce(
                     ctx,
                     errors,
                     record,
-                    &original_headers,
+                    original_headers,
                     failed(Stage::KafkaProduce, "producer", &message),
                 )
                 .await;

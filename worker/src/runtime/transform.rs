@@ -15,16 +15,22 @@ pub(super) struct Transformed {
     pub(super) timestamp_ms: Option<i64>,
 }
 
+impl From<super::batch_transform::Item> for Transformed {
+    fn from(item: super::batch_transform::Item) -> Self {
+        Self {
+            topic: item.topic,
+            key: item.key,
+            value: item.value,
+            headers: item.headers,
+            timestamp_ms: item.timestamp_ms,
+        }
+    }
+}
+
 impl Transformed {
     /// The headers, borrowed in the host's form.
     pub(super) fn headers(&self) -> Vec<Header<'_>> {
-        self.headers
-            .iter()
-            .map(|h| Header {
-                name: &h.name,
-                value: h.value.as_deref(),
-            })
-            .collect()
+        super::batch_transform::host_headers(&self.headers)
     }
 }
 
@@ -50,13 +56,7 @@ pub(super) fn apply(
         offset,
         key: parse("key", key)?,
         value: parse("value", value)?,
-        headers: headers
-            .iter()
-            .map(|h| culvert_smt::Header {
-                name: h.name.to_string(),
-                value: h.value.map(<[u8]>::to_vec),
-            })
-            .collect(),
+        headers: super::batch_transform::smt_headers(headers),
         timestamp_ms,
     };
     let Some(out) = chain.apply(record).map_err(|e| e.to_string())? else {

@@ -13,3 +13,4 @@ mod rest;
 mod secured;
 mod standalone;
 mod stores;
+mod wasm_transform;

@@ -65,6 +65,17 @@ pub(crate) fn plugin_dir(dir: &std::path::Path) -> std::path::PathBuf {
         "capabilities": ["http-client"], "sha256": culvert_plugin_host::sha256_hex(sink.bytes),
     });
     std::fs::write(plugins.join("post-sink.json"), manifest.to_string()).expect("write manifest");
+    let transform = culvert_guests::test_guest("identity-transform").expect("a test guest");
+    std::fs::write(plugins.join("identity-transform.wasm"), transform.bytes).expect("write");
+    let manifest = json!({
+        "name": "identity-transform", "version": "0.1.0", "kind": "transformation",
+        "sha256": culvert_plugin_host::sha256_hex(transform.bytes),
+    });
+    std::fs::write(
+        plugins.join("identity-transform.json"),
+        manifest.to_string(),
+    )
+    .expect("write manifest");
     plugins
 }
 
@@ -94,19 +105,19 @@ pub(crate) fn promtool_accepts(metrics: &str) {
 }
 
 /// A worker with the `post-sink` plugin installed and an HTTP collector for it.
-struct Rig {
+pub(crate) struct Rig {
     _worker: crate::standalone::Worker,
-    base: String,
-    bootstrap: String,
+    pub(crate) base: String,
+    pub(crate) bootstrap: String,
     /// The collector's URL and its `host:port` (for `plugin.allow.hosts`).
-    url: String,
-    host: String,
-    lines: Arc<Mutex<Vec<Value>>>,
+    pub(crate) url: String,
+    pub(crate) host: String,
+    pub(crate) lines: Arc<Mutex<Vec<Value>>>,
     _dir: tempfile::TempDir,
 }
 
 /// Starts a [`Rig`]; `flush_ms` sets `offset.flush.interval.ms`.
-async fn rig(flush_ms: Option<u64>) -> Rig {
+pub(crate) async fn rig(flush_ms: Option<u64>) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = plugin_dir(dir.path());
     let mut extra = format!("plugin.path = \"{}\"\n", plugins.display());
@@ -130,7 +141,7 @@ async fn rig(flush_ms: Option<u64>) -> Rig {
     }
 }
 
-fn counter_of(line: &Value) -> u64 {
+pub(crate) fn counter_of(line: &Value) -> u64 {
     let value: Value = serde_json::from_str(line[4].as_str().expect("value text")).expect("JSON");
     value["payload"]["counter"].as_u64().expect("counter")
 }
