@@ -255,6 +255,13 @@ fn postgres_timestamp_groups_larger_than_a_batch_are_read_whole() {
     got.sort_unstable();
     assert_eq!(got, (1..=30).collect::<Vec<_>>(), "no row lost or repeated");
     assert!(poll_for(&mut run, Duration::from_millis(300)).is_empty());
+    // An update that moves a row's timestamp sends the row again.
+    pg.psql("postgres", "UPDATE events SET at = now() WHERE id = 7;")
+        .expect("update");
+    assert_eq!(
+        ids(&poll_until(&mut run, 1, Duration::from_secs(10))),
+        vec![7]
+    );
 }
 
 #[test]
@@ -471,6 +478,46 @@ fn mariadb_modes_with_a_confluent_style_config() {
         ids(&poll_until(&mut run, 1, Duration::from_secs(10))),
         vec![5]
     );
+    run.commit_and_stop().expect("stops");
+
+    // Timestamp mode sees inserts and updates; bulk mode re-reads the whole table.
+    let ts = config(
+        &base[..4],
+        &[
+            ("mode", "timestamp"),
+            ("timestamp.column.name", "modified"),
+            ("topic.prefix", "ts-"),
+            ("poll.interval.ms", "100"),
+        ],
+    );
+    let mut run = h.source(&ts).expect("starts");
+    assert_eq!(
+        ids(&poll_until(&mut run, 5, Duration::from_secs(10))),
+        vec![1, 3, 2, 4, 5],
+        "in timestamp order (row 2 was updated after 3 was written)"
+    );
+    db.sql("UPDATE culvert.users SET email = 'a2@x' WHERE id = 1;")
+        .expect("update");
+    let records = poll_until(&mut run, 1, Duration::from_secs(10));
+    assert_eq!(ids(&records), vec![1]);
+    assert_eq!(payload(&records[0])["email"], "a2@x");
+    run.commit_and_stop().expect("stops");
+    let bulk = config(
+        &base[..4],
+        &[
+            ("mode", "bulk"),
+            ("topic.prefix", "b-"),
+            ("poll.interval.ms", "200"),
+        ],
+    );
+    let mut run = h.source(&bulk).expect("starts");
+    let records = poll_for(&mut run, Duration::from_millis(700));
+    assert!(
+        records.len() >= 10 && records.len() % 5 == 0,
+        "{} rows",
+        records.len()
+    );
+    assert_eq!(ids(&records[..5]), vec![1, 2, 3, 4, 5]);
 }
 
 #[test]
