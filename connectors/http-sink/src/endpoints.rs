@@ -18,6 +18,9 @@ pub(crate) struct Queued {
     pub(crate) topic: String,
     pub(crate) partition: i32,
     pub(crate) offset: i64,
+    /// The record's key and value as given, to hand back if it fails after its `put`.
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) value: Option<Vec<u8>>,
     /// Its index in the `put` batch that is running, while that `put` runs.
     pub(crate) index: Option<u32>,
 }
@@ -70,10 +73,14 @@ impl Endpoints {
         self.queued += 1;
     }
 
-    /// The smallest queued offset per partition: where delivery is not yet complete.
-    pub(crate) fn first_undelivered(&self) -> BTreeMap<(String, i32), i64> {
+    /// The smallest queued offset per partition (of these and the `extra` records): where
+    /// delivery is not yet complete.
+    pub(crate) fn first_undelivered<'a>(
+        &'a self,
+        extra: impl Iterator<Item = &'a Queued>,
+    ) -> BTreeMap<(String, i32), i64> {
         let mut first: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        for record in self.by_url.values().flat_map(|e| &e.queue) {
+        for record in self.by_url.values().flat_map(|e| &e.queue).chain(extra) {
             let at = first
                 .entry((record.topic.clone(), record.partition))
                 .or_insert(record.offset);

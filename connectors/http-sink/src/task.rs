@@ -4,7 +4,8 @@
 //! waiting.
 
 use culvert_connector_sdk::{
-    Config, PartitionOffset, PluginError, RecordFailure, SinkRecord, SinkRecords, TopicPartition,
+    Config, HeldRecord, PartitionOffset, PluginError, RecordFailure, SinkRecord, SinkRecords,
+    TopicPartition,
 };
 use serde_json::Value;
 
@@ -17,6 +18,9 @@ use crate::template::Fields;
 pub struct HttpSinkTask {
     settings: Settings,
     endpoints: Endpoints,
+    /// Records from earlier batches that failed for good during `flush`; handed back to
+    /// the host by the next `put` (their offsets stay uncommitted until then).
+    late: Vec<Failed>,
 }
 
 fn now_ms() -> i64 {
@@ -81,32 +85,24 @@ impl HttpSinkTask {
         Ok(Some((url, body)))
     }
 
-    /// Splits delivery failures into this batch's (by index) and earlier batches'.
-    fn report(failed: Vec<Failed>, out: &mut Vec<RecordFailure>) -> Result<(), PluginError> {
-        let mut earlier = Vec::new();
+    /// Delivery failures for the host: this batch's by index, earlier batches' handed back
+    /// whole.
+    fn report(failed: Vec<Failed>, out: &mut Vec<RecordFailure>) {
         for f in failed {
-            match f.record.index {
-                Some(index) => out.push(RecordFailure {
-                    index,
-                    message: f.message,
-                }),
-                None => earlier.push(f),
-            }
+            out.push(match f.record.index {
+                Some(index) => RecordFailure::new(index as usize, f.message),
+                None => RecordFailure::held(
+                    HeldRecord {
+                        topic: f.record.topic,
+                        partition: f.record.partition,
+                        offset: f.record.offset,
+                        key: f.record.key,
+                        value: f.record.value,
+                    },
+                    f.message,
+                ),
+            });
         }
-        if let Some(first) = earlier.first() {
-            return Err(PluginError::Fatal(format!(
-                "{} record(s) held from earlier batches failed for good, first {}-{} offset {}: \
-                 {}. Their offsets were not committed: after the task restarts they are sent \
-                 again, and a record that still fails then goes to the dead-letter topic \
-                 (errors.tolerance=all) or fails the task",
-                earlier.len(),
-                first.record.topic,
-                first.record.partition,
-                first.record.offset,
-                first.message
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -117,18 +113,36 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
         Ok(Self {
             settings,
             endpoints: Endpoints::default(),
+            late: Vec::new(),
         })
     }
 
     fn put(&mut self, records: SinkRecords<'_>) -> Result<Vec<RecordFailure>, PluginError> {
         let now = now_ms();
         let mut failures = Vec::new();
+        Self::report(std::mem::take(&mut self.late), &mut failures);
         if self.endpoints.queued() + records.len() > self.settings.max_buffered {
             // Make room first; if the endpoints are still failing, the host retries this
             // batch later (and stops consuming meanwhile).
             let failed = self.endpoints.deliver(&self.settings, now, true);
-            Self::report(failed, &mut failures)?;
+            Self::report(failed, &mut failures);
             if self.endpoints.queued() + records.len() > self.settings.max_buffered {
+                // Failures already taken out must still reach the host.
+                self.late.extend(failures.into_iter().filter_map(|f| {
+                    let held = f.held?;
+                    Some(Failed {
+                        record: Queued {
+                            body: Vec::new(),
+                            topic: held.topic,
+                            partition: held.partition,
+                            offset: held.offset,
+                            key: held.key,
+                            value: held.value,
+                            index: None,
+                        },
+                        message: f.message,
+                    })
+                }));
                 return Err(PluginError::Retriable(format!(
                     "{} records wait for endpoints that are failing (max.buffered.records = {})",
                     self.endpoints.queued(),
@@ -145,20 +159,19 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
                         topic: r.record.topic.to_string(),
                         partition: r.partition,
                         offset: r.offset,
+                        key: r.record.key.map(<[u8]>::to_vec),
+                        value: r.record.value.map(<[u8]>::to_vec),
                         index: Some(i as u32),
                     },
                     now,
                 ),
                 Ok(None) => {}
-                Err(message) => failures.push(RecordFailure {
-                    index: i as u32,
-                    message,
-                }),
+                Err(message) => failures.push(RecordFailure::new(i, message)),
             }
         }
         let failed = self.endpoints.deliver(&self.settings, now, false);
         self.endpoints.forget_indexes();
-        Self::report(failed, &mut failures)?;
+        Self::report(failed, &mut failures);
         Ok(failures)
     }
 
@@ -167,8 +180,10 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
         current: Vec<PartitionOffset>,
     ) -> Result<Vec<PartitionOffset>, PluginError> {
         let failed = self.endpoints.deliver(&self.settings, now_ms(), true);
-        Self::report(failed, &mut Vec::new())?;
-        let waiting = self.endpoints.first_undelivered();
+        self.late.extend(failed);
+        let waiting = self
+            .endpoints
+            .first_undelivered(self.late.iter().map(|f| &f.record));
         Ok(current
             .into_iter()
             .map(|c| {
@@ -186,6 +201,11 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
             .map(|p| (p.topic, p.partition))
             .collect();
         self.endpoints.drop_partitions(&gone);
+        self.late.retain(|f| {
+            !gone
+                .iter()
+                .any(|(t, p)| *t == f.record.topic && *p == f.record.partition)
+        });
         Ok(())
     }
 }

@@ -44,7 +44,8 @@ pub use object_store::ObjectClients;
 pub use plugin::{ConfigKeySpec, Plugin, PluginKind, PluginSpec};
 pub use registry::{LoadProblem, PluginRegistry};
 pub use sink::{
-    PartitionOffset, RecordFailure, SinkBatch, SinkBatchBuilder, SinkTaskInstance, TopicPartition,
+    HeldRecord, PartitionOffset, RecordFailure, SinkBatch, SinkBatchBuilder, SinkTaskInstance,
+    TopicPartition,
 };
 pub use source::{Position, SourceTaskInstance};
 pub use sql::SqlPools;

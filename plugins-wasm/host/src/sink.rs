@@ -31,6 +31,18 @@ pub struct PartitionOffset {
 pub struct RecordFailure {
     pub index: usize,
     pub message: String,
+    /// A sink's record from an earlier `put`, handed back whole (then `index` means nothing).
+    pub held: Option<HeldRecord>,
+}
+
+/// A record a sink took in an earlier `put` and reports failed later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
 }
 
 /// A batch for `put`, built with [`SinkBatchBuilder`].
@@ -148,18 +160,38 @@ fn partitions_to_wit(partitions: &[TopicPartition]) -> Vec<wit_types::TopicParti
         .collect()
 }
 
-/// Checks per-record failures against a batch of `n` records.
+/// Checks per-record failures against a batch of `n` records; held records (from earlier
+/// batches) are allowed only when `sink`, and come last.
 pub(crate) fn check_failures(
     failures: Vec<wit_types::RecordFailure>,
     n: usize,
+    sink: bool,
 ) -> Result<Vec<RecordFailure>, String> {
-    let mut out: Vec<RecordFailure> = failures
-        .into_iter()
-        .map(|f| RecordFailure {
-            index: f.index as usize,
-            message: f.message,
-        })
-        .collect();
+    let mut held = Vec::new();
+    let mut out: Vec<RecordFailure> = Vec::with_capacity(failures.len());
+    for f in failures {
+        match f.held {
+            Some(_) if !sink => {
+                return Err("reports a held record, which only sinks can have".into());
+            }
+            Some(h) => held.push(RecordFailure {
+                index: usize::MAX,
+                message: f.message,
+                held: Some(HeldRecord {
+                    topic: h.topic,
+                    partition: h.partition,
+                    offset: h.offset,
+                    key: h.key,
+                    value: h.value,
+                }),
+            }),
+            None => out.push(RecordFailure {
+                index: f.index as usize,
+                message: f.message,
+                held: None,
+            }),
+        }
+    }
     out.sort_by_key(|f| f.index);
     for pair in out.windows(2) {
         if pair[0].index == pair[1].index {
@@ -174,6 +206,7 @@ pub(crate) fn check_failures(
             f.index
         ));
     }
+    out.extend(held);
     Ok(out)
 }
 
@@ -253,7 +286,7 @@ impl SinkTaskInstance {
             .call_put(&mut s.store, self.task, &batch.batch)
             .await;
         let failures = s.settle("put", res)?;
-        check_failures(failures, batch.len()).map_err(|reason| s.contract("put", reason))
+        check_failures(failures, batch.len(), true).map_err(|reason| s.contract("put", reason))
     }
 
     /// Asks which offsets are durable, given the offsets after the last records handed

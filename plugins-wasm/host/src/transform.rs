@@ -97,7 +97,7 @@ impl TransformInstance {
                 }
                 prev = *o;
             }
-            let failures = check_failures(out.failures, n)?;
+            let failures = check_failures(out.failures, n, false)?;
             let origins: Vec<usize> = out.origins.into_iter().map(|o| o as usize).collect();
             let records = assemble(input, records, &origins, &out.reuse)?;
             Ok(TransformOutput {

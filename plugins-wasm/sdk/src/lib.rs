@@ -81,9 +81,29 @@ pub mod sql;
 pub use batch::{HeaderValue, Part, SourceBatchBuilder, TransformBatchBuilder};
 pub use bindings::sink::exports::culvert::connector::sink::SinkBatch;
 pub use bindings::source::culvert::connector::types::{
-    ConfigIssue, ConfigKey, ConfigType, Importance, PartitionOffset, PluginError, PluginSpec,
-    RecordFailure, TopicPartition,
+    ConfigIssue, ConfigKey, ConfigType, HeldRecord, Importance, PartitionOffset, PluginError,
+    PluginSpec, RecordFailure, TopicPartition,
 };
+
+impl RecordFailure {
+    /// Record `index` of the batch being handled failed, because of `message`.
+    pub fn new(index: usize, message: impl Into<String>) -> Self {
+        Self {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            message: message.into(),
+            held: None,
+        }
+    }
+
+    /// A sink's record from an earlier `put` failed for good; it is handed back whole.
+    pub fn held(record: HeldRecord, message: impl Into<String>) -> Self {
+        Self {
+            index: 0,
+            message: message.into(),
+            held: Some(record),
+        }
+    }
+}
 pub use bindings::source::exports::culvert::connector::source::{Position, SourceBatch};
 pub use bindings::transform::exports::culvert::connector::transformation::TransformBatch;
 pub use config::{Config, ConfigKeyBuilder, describe_issues, validate_against, validate_with};

@@ -599,6 +599,23 @@ impl Sink {
             Err(e) => return Err(e.to_string()),
         };
         for f in &failures {
+            if let Some(held) = &f.held {
+                // Taken by an earlier put; the plugin handed it back whole.
+                self.errors
+                    .report(FailedRecord {
+                        stage: Stage::TaskPut,
+                        class_name: &ctx.class,
+                        message: &f.message,
+                        topic: &held.topic,
+                        partition: Some(held.partition),
+                        offset: Some(held.offset),
+                        key: held.key.as_deref(),
+                        value: held.value.as_deref(),
+                        headers: Vec::new(),
+                    })
+                    .await?;
+                continue;
+            }
             let Some((record, partition, offset)) = batch.get(f.index) else {
                 continue;
             };

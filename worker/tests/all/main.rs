@@ -4,6 +4,7 @@ mod broker;
 mod cli;
 mod cluster;
 mod datagen;
+mod http_sink;
 mod jdbc;
 mod kafka_connect_py;
 mod membership;

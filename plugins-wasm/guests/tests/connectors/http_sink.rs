@@ -379,3 +379,64 @@ fn one_customer_down_does_not_stall_the_others() {
         c_attempts.len()
     );
 }
+
+#[test]
+fn records_that_fail_after_their_put_are_handed_back_whole() {
+    let server = Server::start();
+    server.lock().down.push("/down".into());
+    let h = harness();
+    let url = format!("{}/down", server.base);
+    let mut sink = h
+        .sink(&[
+            GRANT[0],
+            GRANT[1],
+            ("http.api.url", url.as_str()),
+            ("max.retries", "2"),
+            ("retry.backoff.ms", "50"),
+            ("retry.backoff.max.ms", "100"),
+        ])
+        .expect("starts");
+    let records = [record(json!({"id": 1})), record(json!({"id": 2}))];
+    assert!(
+        sink.put(&records).expect("put").is_empty(),
+        "held, not failed yet"
+    );
+    assert_eq!(
+        sink.flush().expect("flush")[0].offset,
+        0,
+        "held records are not durable"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut failures = Vec::new();
+    while failures.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(40));
+        failures = sink.put(&[]).expect("idle put");
+    }
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    for (f, want) in failures.iter().zip(&records) {
+        let held = f.held.as_ref().expect("handed back whole");
+        assert_eq!(held.value, want.value);
+        assert_eq!(held.topic, "orders");
+        assert!(
+            f.message.contains("503") && f.message.contains("after 2 retries"),
+            "{}",
+            f.message
+        );
+    }
+    let offsets: Vec<i64> = failures
+        .iter()
+        .filter_map(|f| f.held.as_ref())
+        .map(|h| h.offset)
+        .collect();
+    assert_eq!(offsets, vec![0, 1]);
+    assert_eq!(
+        server.attempts("/down").len(),
+        3,
+        "the first try and two retries"
+    );
+    assert_eq!(
+        sink.flush().expect("flush")[0].offset,
+        2,
+        "handed over: nothing waits"
+    );
+}

@@ -513,7 +513,7 @@ fn mariadb_modes_with_a_confluent_style_config() {
     let mut run = h.source(&bulk).expect("starts");
     let records = poll_for(&mut run, Duration::from_millis(700));
     assert!(
-        records.len() >= 10 && records.len() % 5 == 0,
+        records.len() >= 10 && records.len().is_multiple_of(5),
         "{} rows",
         records.len()
     );

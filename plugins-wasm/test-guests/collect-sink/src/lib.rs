@@ -78,10 +78,10 @@ impl SinkTask for CollectTask {
             if let (Some(needle), Some(value)) = (&self.fail_containing, r.record.value)
                 && contains(value, needle)
             {
-                failures.push(RecordFailure {
-                    index: i as u32,
-                    message: format!("offset {} contains the failure marker", r.offset),
-                });
+                failures.push(RecordFailure::new(
+                    i,
+                    format!("offset {} contains the failure marker", r.offset),
+                ));
             }
         }
         Ok(failures)

@@ -87,10 +87,10 @@ impl Transformer for IdentityInstance {
         for (i, r) in records.iter().enumerate() {
             let i = i as u32;
             if contains(r.value, &self.fail_containing) {
-                failures.push(RecordFailure {
-                    index: i,
-                    message: "the value contains the failure marker".to_string(),
-                });
+                failures.push(RecordFailure::new(
+                    i as usize,
+                    "the value contains the failure marker",
+                ));
                 continue;
             }
             if contains(r.value, &self.drop_containing) {
