@@ -23,6 +23,8 @@ pub(crate) struct Queued {
     pub(crate) value: Option<Vec<u8>>,
     /// Its index in the `put` batch that is running, while that `put` runs.
     pub(crate) index: Option<u32>,
+    /// Guest-clock ms when it was queued (for `batch.linger.ms`).
+    pub(crate) queued_ms: i64,
 }
 
 /// Records that could not be delivered, with why.
@@ -35,8 +37,6 @@ pub(crate) struct Failed {
 #[derive(Debug, Default)]
 struct Endpoint {
     queue: VecDeque<Queued>,
-    /// Guest-clock ms when the oldest queued record arrived (for `batch.linger.ms`).
-    oldest_ms: i64,
     /// No request before this time (backoff).
     retry_at_ms: i64,
     /// Consecutive retriable failures of the head batch.
@@ -64,11 +64,8 @@ impl Endpoints {
         self.queued
     }
 
-    pub(crate) fn push(&mut self, url: String, record: Queued, now_ms: i64) {
+    pub(crate) fn push(&mut self, url: String, record: Queued) {
         let endpoint = self.by_url.entry(url).or_default();
-        if endpoint.queue.is_empty() {
-            endpoint.oldest_ms = now_ms;
-        }
         endpoint.queue.push_back(record);
         self.queued += 1;
     }
@@ -123,7 +120,9 @@ impl Endpoints {
                         && (flushing
                             || s.linger_ms == 0
                             || e.queue.len() >= s.batch_max_size
-                            || now_ms - e.oldest_ms >= s.linger_ms)
+                            || e.queue
+                                .front()
+                                .is_some_and(|r| now_ms - r.queued_ms >= s.linger_ms))
                 })
                 .map(|(url, _)| url.clone())
                 .collect();
@@ -151,7 +150,6 @@ impl Endpoints {
                         endpoint.queue.drain(..n);
                         self.queued -= n;
                         endpoint.failures = 0;
-                        endpoint.oldest_ms = now_ms;
                         progress = true;
                     }
                     Outcome::Retry(why, wait)

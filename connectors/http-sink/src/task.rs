@@ -139,6 +139,7 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
                             key: held.key,
                             value: held.value,
                             index: None,
+                            queued_ms: now,
                         },
                         message: f.message,
                     })
@@ -162,8 +163,8 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
                         key: r.record.key.map(<[u8]>::to_vec),
                         value: r.record.value.map(<[u8]>::to_vec),
                         index: Some(i as u32),
+                        queued_ms: now,
                     },
-                    now,
                 ),
                 Ok(None) => {}
                 Err(message) => failures.push(RecordFailure::new(i, message)),

@@ -222,6 +222,46 @@ fn batches_formats_headers_and_auth() {
 }
 
 #[test]
+fn batches_close_on_bytes_and_wait_out_their_linger() {
+    let server = Server::start();
+    let h = harness();
+    let url = format!("{}/lingering", server.base);
+    let mut sink = h
+        .sink(&[
+            GRANT[0],
+            GRANT[1],
+            ("http.api.url", url.as_str()),
+            ("batch.max.size", "10"),
+            ("batch.max.bytes", "30"),
+            ("batch.linger.ms", "300"),
+            ("success.codes", "200,202"),
+        ])
+        .expect("starts");
+    // Each body part is 9 bytes (+1 separator): three fit in 30 bytes, a fourth does not.
+    let five: Vec<OwnedRecord> = (0..5).map(|n| record(json!({"seq": n}))).collect();
+    sink.put(&five).expect("put");
+    assert!(
+        server.delivered().is_empty(),
+        "not full (by count) and still lingering"
+    );
+    std::thread::sleep(Duration::from_millis(350));
+    sink.put(&[]).expect("idle put");
+    let bodies: Vec<String> = server.delivered().into_iter().map(|s| s.body).collect();
+    assert_eq!(
+        bodies,
+        vec![
+            r#"[{"seq":0},{"seq":1},{"seq":2}]"#,
+            r#"[{"seq":3},{"seq":4}]"#
+        ],
+        "cut by bytes once the linger time passed"
+    );
+    // flush sends what lingers at once.
+    sink.put(&[record(json!({"seq": 5}))]).expect("put");
+    assert_eq!(sink.flush().expect("flush")[0].offset, 6);
+    assert_eq!(server.delivered().len(), 3);
+}
+
+#[test]
 fn retry_after_and_bursts_of_500_are_retried_without_loss() {
     let server = Server::start();
     server.lock().faults.insert(

@@ -321,6 +321,54 @@ fn postgres_rows_committed_out_of_order_are_not_skipped_with_the_delay() {
 }
 
 #[test]
+fn postgres_query_mode_filters_around_the_query() {
+    let pg = Postgres::start().expect("postgres");
+    pg.psql(
+        "postgres",
+        "CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL, total int);
+         CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
+         INSERT INTO customers VALUES (1, 'ada'), (2, 'grace');
+         INSERT INTO orders (customer_id, total) VALUES (1, 10), (2, 20), (1, 30);",
+    )
+    .expect("setup");
+    let h = harness();
+    let url = pg.url("postgres");
+    let grant = format!("postgres://127.0.0.1:{}/postgres", pg.port());
+    let base = [
+        ("connection.url", url.as_str()),
+        ("plugin.allow.sql.urls", grant.as_str()),
+        ("mode", "incrementing"),
+        ("incrementing.column.name", "id"),
+        (
+            "query",
+            "SELECT o.id, c.name, o.total FROM orders o JOIN customers c ON c.id = o.customer_id",
+        ),
+        ("topic.prefix", "joined-orders"),
+        ("poll.interval.ms", "100"),
+    ];
+    let configs = h.task_configs(&base, 4).expect("runs").expect("splits");
+    assert_eq!(configs.len(), 1, "a query runs in one task");
+    let mut run = h.source(&base).expect("starts");
+    let records = poll_until(&mut run, 3, Duration::from_secs(10));
+    assert_eq!(ids(&records), vec![1, 2, 3]);
+    assert!(records.iter().all(|r| r.topic == "joined-orders"));
+    assert_eq!(payload(&records[1])["name"], "grace");
+    let positions = run.commit_and_stop().expect("stops");
+    let partition: Value = serde_json::from_str(&positions[0].partition).expect("json");
+    assert_eq!(partition, serde_json::json!({"query": "query"}));
+    pg.psql(
+        "postgres",
+        "INSERT INTO orders (customer_id, total) VALUES (2, 40);",
+    )
+    .expect("insert");
+    let mut run = h.source_from(&base, &positions).expect("resumes");
+    assert_eq!(
+        ids(&poll_until(&mut run, 1, Duration::from_secs(10))),
+        vec![4]
+    );
+}
+
+#[test]
 fn postgres_bulk_rereads_and_discovery_splits_tables_across_tasks() {
     let pg = Postgres::start().expect("postgres");
     pg.psql(
