@@ -49,49 +49,50 @@ impl Flatten {
     }
 
     /// Flattens a struct's `fields` (payload `values`, `None` for a null struct) into
-    /// `schema_out` and `out`.
+    /// `schema_out` and `out`, moving field schemas and values rather than copying them.
     fn with_schema(
         &self,
-        fields: &[Value],
-        values: Option<&Map<String, Value>>,
+        fields: Vec<Value>,
+        mut values: Option<Map<String, Value>>,
         prefix: &str,
         optional: bool,
         schema_out: &mut Vec<Value>,
         out: &mut Map<String, Value>,
     ) -> Result<(), SmtError> {
-        for field in fields {
-            let Some(key) = field.get("field").and_then(Value::as_str) else {
+        for mut field in fields {
+            let Value::Object(f) = &mut field else {
                 continue;
             };
-            let name = self.name(prefix, key);
-            let field_optional = optional
-                || field
-                    .get("optional")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-            let value = values.and_then(|v| v.get(key)).unwrap_or(&Value::Null);
-            match schema_type(field) {
+            let Some(Value::String(key)) = f.remove("field") else {
+                continue;
+            };
+            let name = self.name(prefix, &key);
+            let field_optional =
+                optional || f.get("optional").and_then(Value::as_bool).unwrap_or(false);
+            let value = values
+                .as_mut()
+                .and_then(|v| v.remove(&key))
+                .unwrap_or(Value::Null);
+            match schema_type(&field) {
                 "struct" => {
-                    let inner = field.get("fields").and_then(Value::as_array);
-                    let inner_values = value.as_object();
-                    self.with_schema(
-                        inner.map_or(&[][..], Vec::as_slice),
-                        inner_values,
-                        &name,
-                        field_optional,
-                        schema_out,
-                        out,
-                    )?;
+                    let inner = match field.get_mut("fields").map(Value::take) {
+                        Some(Value::Array(inner)) => inner,
+                        _ => Vec::new(),
+                    };
+                    let inner_values = match value {
+                        Value::Object(m) => Some(m),
+                        _ => None,
+                    };
+                    self.with_schema(inner, inner_values, &name, field_optional, schema_out, out)?;
                 }
                 "int8" | "int16" | "int32" | "int64" | "float32" | "float64" | "boolean"
                 | "string" | "bytes" | "array" | "map" => {
-                    let mut f = field.clone();
-                    if let Some(m) = f.as_object_mut() {
-                        m.insert("field".into(), Value::String(name.clone()));
-                        m.insert("optional".into(), Value::Bool(field_optional));
+                    if let Value::Object(f) = &mut field {
+                        f.insert("field".into(), Value::String(name.clone()));
+                        f.insert("optional".into(), Value::Bool(field_optional));
                     }
-                    schema_out.push(f);
-                    out.insert(name, value.clone());
+                    schema_out.push(field);
+                    out.insert(name, value);
                 }
                 other => {
                     return Err(SmtError::Data(format!(
@@ -120,21 +121,29 @@ impl Transform for Flatten {
                 Data::plain(Value::Object(out))
             }
             Some(schema) => {
-                let shaped = require_struct_or_null(&current.payload, schema, PURPOSE)?;
-                let fields = schema
-                    .get("fields")
-                    .and_then(Value::as_array)
-                    .map_or(&[][..], Vec::as_slice);
+                let present = require_struct_or_null(&current.payload, schema, PURPOSE)?.is_some();
+                // The record is ours: move its fields and values into the flat struct.
+                let Some(mut current) = slot.take() else {
+                    return Ok(Some(record));
+                };
+                let mut schema = current.schema.take().unwrap_or(Value::Null);
+                let fields = match schema.get_mut("fields").map(Value::take) {
+                    Some(Value::Array(fields)) => fields,
+                    _ => Vec::new(),
+                };
+                let values = match current.payload {
+                    Value::Object(m) if present => Some(m),
+                    _ => None,
+                };
                 let mut schema_fields = Vec::new();
                 let mut out = Map::new();
-                let values = shaped.map(|(v, _)| v);
                 self.with_schema(fields, values, "", false, &mut schema_fields, &mut out)?;
-                let payload = if shaped.is_some() {
+                let payload = if present {
                     Value::Object(out)
                 } else {
                     Value::Null
                 };
-                restructured(schema, schema_fields, payload)
+                restructured(&schema, schema_fields, payload)
             }
         };
         *slot = Some(flat);

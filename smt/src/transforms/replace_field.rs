@@ -105,12 +105,14 @@ impl Transform for ReplaceField {
                 };
                 // Every schema field gets its slot (nulls take their defaults); then, when
                 // the payload holds more than its schema's fields, the rest go.
+                let mut named = 0;
                 for field in fields.iter() {
                     if let Some(name) = field.get("field").and_then(Value::as_str) {
                         struct_value_mut(values, field, name, self.replace_null_with_default);
+                        named += 1;
                     }
                 }
-                if values.len() != fields.len() {
+                if values.len() != named {
                     values.retain(|k, _| {
                         fields
                             .iter()
@@ -118,21 +120,22 @@ impl Transform for ReplaceField {
                     });
                 }
                 self.replace_in(values);
-                fields.retain(|f| {
-                    f.get("field")
-                        .and_then(Value::as_str)
-                        .is_some_and(|name| self.keeps(name))
-                });
-                for field in fields.iter_mut() {
-                    let new = field
-                        .get("field")
-                        .and_then(Value::as_str)
-                        .and_then(|name| self.renamed(name))
-                        .cloned();
-                    if let (Some(new), Some(f)) = (new, field.as_object_mut()) {
+                // One pass over the schema: drop, then rename, reading each name once.
+                fields.retain_mut(|field| {
+                    let Some(f) = field.as_object_mut() else {
+                        return false;
+                    };
+                    let Some(name) = f.get("field").and_then(Value::as_str) else {
+                        return false;
+                    };
+                    if !self.keeps(name) {
+                        return false;
+                    }
+                    if let Some(new) = self.renamed(name).cloned() {
                         f.insert("field".into(), Value::String(new));
                     }
-                }
+                    true
+                });
             }
         }
         Ok(Some(record))
