@@ -183,8 +183,10 @@ pub trait SinkTask: Sized + 'static {
         Ok(())
     }
 
-    /// Writes or buffers `records`; returns the ones it could not handle (by index), which
-    /// the host dead-letters or fails the task on.
+    /// Writes or buffers `records`; returns the ones it could not handle (by index, or
+    /// [`RecordFailure::held`] for records kept from an earlier call), which the host
+    /// dead-letters or fails the task on. Called with no records about once a second when
+    /// none arrive.
     fn put(&mut self, records: SinkRecords<'_>) -> Result<Vec<RecordFailure>, PluginError>;
 
     /// Returns the offsets whose records are durable. The default, for sinks that write
