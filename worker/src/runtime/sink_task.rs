@@ -509,10 +509,10 @@ impl Sink {
     }
 
     fn start_put(&mut self, metrics: &Arc<TaskMetrics>) {
+        self.last_put = tokio::time::Instant::now();
         let Some(mut instance) = self.instance.take() else {
             return;
         };
-        self.last_put = tokio::time::Instant::now();
         let gathered = std::mem::take(&mut self.next);
         let batch = gathered.builder.build();
         let originals = gathered.extra;
