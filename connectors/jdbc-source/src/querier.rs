@@ -436,8 +436,8 @@ impl Querier {
             }
             offsets.push(offset);
         }
-        let mut value = String::new();
         for (i, row) in rows.rows.iter().enumerate() {
+            let mut value = String::new();
             writer.write(row, &mut value);
             // In timestamp mode, resuming after row i skips rows with its timestamp: only
             // the last row of a timestamp group is a safe checkpoint.
@@ -445,10 +445,7 @@ impl Querier {
                 || i + 1 == count
                 || timestamps.get(i) != timestamps.get(i + 1);
             let checkpoint = (settings.mode != Mode::Bulk && safe).then_some(offsets[i]);
-            self.pending.push_back(Pending {
-                value: value.clone(),
-                checkpoint,
-            });
+            self.pending.push_back(Pending { value, checkpoint });
         }
         self.offset = offset;
         Ok(())

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use culvert_connector_testkit::{Harness, OwnedRecord};
+use culvert_connector_testkit::{Harness, OwnedRecord, SinkRun};
 use serde_json::{Value, json};
 
 /// A request the server saw.
@@ -125,6 +125,13 @@ const GRANT: [(&str, &str); 2] = [
     ("plugin.allow.private.networks", "true"),
 ];
 
+/// A sink task posting to `url` (with the loopback grant) and `extra` settings.
+fn sink_at<'h>(h: &'h Harness, url: &str, extra: &[(&str, &str)]) -> SinkRun<'h> {
+    let mut config = vec![GRANT[0], GRANT[1], ("http.api.url", url)];
+    config.extend_from_slice(extra);
+    h.sink(&config).expect("starts")
+}
+
 fn harness() -> Harness {
     let component = culvert_guests::builtin("http-sink").expect("http-sink is built in");
     Harness::load(&component.origin(), component.bytes).expect("loads")
@@ -139,18 +146,17 @@ fn batches_formats_headers_and_auth() {
     let server = Server::start();
     let h = harness();
     let url = format!("{}/ingest", server.base);
-    let mut sink = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
+    let mut sink = sink_at(
+        &h,
+        &url,
+        &[
             ("batch.max.size", "3"),
             ("headers", "X-Team: payments|X-Env:test"),
             ("auth.type", "BASIC"),
             ("connection.user", "ada"),
             ("connection.password", "s3cret"),
-        ])
-        .expect("starts");
+        ],
+    );
     let mut records: Vec<OwnedRecord> = (0..6).map(|n| record(json!({"n": n}))).collect();
     // A Connect envelope is sent as its payload.
     records.push(record(
@@ -175,17 +181,16 @@ fn batches_formats_headers_and_auth() {
     let offsets = sink.flush().expect("flush");
     assert_eq!(offsets[0].offset, 7, "everything delivered is durable");
 
-    let mut ndjson = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
+    let mut ndjson = sink_at(
+        &h,
+        &url,
+        &[
             ("request.body.format", "ndjson"),
             ("auth.type", "BEARER"),
             ("bearer.token", "tok-123"),
             ("request.method", "PUT"),
-        ])
-        .expect("starts");
+        ],
+    );
     ndjson
         .put(&[
             record(json!({"a": 1})),
@@ -197,15 +202,11 @@ fn batches_formats_headers_and_auth() {
     assert_eq!(last.headers["content-type"], "application/x-ndjson");
     assert_eq!(last.headers["authorization"], "Bearer tok-123");
 
-    let mut single = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
-            ("request.body.format", "single"),
-            ("batch.max.size", "50"),
-        ])
-        .expect("starts");
+    let mut single = sink_at(
+        &h,
+        &url,
+        &[("request.body.format", "single"), ("batch.max.size", "50")],
+    );
     let before = server.delivered().len();
     single
         .put(&[record(json!({"x": 1})), record(json!({"x": 2}))])
@@ -226,17 +227,16 @@ fn batches_close_on_bytes_and_wait_out_their_linger() {
     let server = Server::start();
     let h = harness();
     let url = format!("{}/lingering", server.base);
-    let mut sink = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
+    let mut sink = sink_at(
+        &h,
+        &url,
+        &[
             ("batch.max.size", "10"),
             ("batch.max.bytes", "30"),
             ("batch.linger.ms", "300"),
             ("success.codes", "200,202"),
-        ])
-        .expect("starts");
+        ],
+    );
     // Each body part is 9 bytes (+1 separator): three fit in 30 bytes, a fourth does not.
     let five: Vec<OwnedRecord> = (0..5).map(|n| record(json!({"seq": n}))).collect();
     sink.put(&five).expect("put");
@@ -270,15 +270,11 @@ fn retry_after_and_bursts_of_500_are_retried_without_loss() {
     );
     let h = harness();
     let url = format!("{}/flaky", server.base);
-    let mut sink = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
-            ("retry.backoff.ms", "50"),
-            ("retry.backoff.max.ms", "200"),
-        ])
-        .expect("starts");
+    let mut sink = sink_at(
+        &h,
+        &url,
+        &[("retry.backoff.ms", "50"), ("retry.backoff.max.ms", "200")],
+    );
     let failures = sink
         .put(&[record(json!({"id": 1})), record(json!({"id": 2}))])
         .expect("put");
@@ -314,9 +310,7 @@ fn final_failures_are_reported_per_record() {
     let server = Server::start();
     let h = harness();
     let url = format!("{}/${{value.target}}", server.base);
-    let mut sink = h
-        .sink(&[GRANT[0], GRANT[1], ("http.api.url", url.as_str())])
-        .expect("starts");
+    let mut sink = sink_at(&h, &url, &[]);
     let mut tombstone = record(json!({}));
     tombstone.value = None;
     let failures = sink
@@ -358,15 +352,11 @@ fn one_customer_down_does_not_stall_the_others() {
     server.lock().down.push("/customers/c/events".into());
     let h = harness();
     let url = format!("{}/customers/${{value.customer}}/events", server.base);
-    let mut sink = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
-            ("retry.backoff.ms", "50"),
-            ("retry.backoff.max.ms", "200"),
-        ])
-        .expect("starts");
+    let mut sink = sink_at(
+        &h,
+        &url,
+        &[("retry.backoff.ms", "50"), ("retry.backoff.max.ms", "200")],
+    );
     let events = |path: &str| -> Vec<i64> {
         server
             .delivered()
@@ -426,16 +416,15 @@ fn records_that_fail_after_their_put_are_handed_back_whole() {
     server.lock().down.push("/down".into());
     let h = harness();
     let url = format!("{}/down", server.base);
-    let mut sink = h
-        .sink(&[
-            GRANT[0],
-            GRANT[1],
-            ("http.api.url", url.as_str()),
+    let mut sink = sink_at(
+        &h,
+        &url,
+        &[
             ("max.retries", "2"),
             ("retry.backoff.ms", "50"),
             ("retry.backoff.max.ms", "100"),
-        ])
-        .expect("starts");
+        ],
+    );
     let records = [record(json!({"id": 1})), record(json!({"id": 2}))];
     assert!(
         sink.put(&records).expect("put").is_empty(),

@@ -13,6 +13,14 @@ fn harness() -> Harness {
     Harness::load(&component.origin(), component.bytes).expect("loads")
 }
 
+/// The test PostgreSQL's native URL and the `plugin.allow.sql.urls` entry that grants it.
+fn url_and_grant(pg: &Postgres) -> (String, String) {
+    (
+        pg.url("postgres"),
+        format!("postgres://127.0.0.1:{}/postgres", pg.port()),
+    )
+}
+
 fn payload(r: &OwnedRecord) -> Value {
     let v: Value = serde_json::from_slice(r.value.as_deref().expect("a value")).expect("JSON");
     v["payload"].clone()
@@ -174,8 +182,7 @@ fn postgres_timestamp_incrementing_sees_inserts_and_updates() {
     )
     .expect("setup");
     let h = harness();
-    let url = pg.url("postgres");
-    let grant = format!("postgres://127.0.0.1:{}/postgres", pg.port());
+    let (url, grant) = url_and_grant(&pg);
     let base = [
         ("connection.url", url.as_str()),
         ("plugin.allow.sql.urls", grant.as_str()),
@@ -238,8 +245,7 @@ fn postgres_timestamp_groups_larger_than_a_batch_are_read_whole() {
     )
     .expect("setup");
     let h = harness();
-    let url = pg.url("postgres");
-    let grant = format!("postgres://127.0.0.1:{}/postgres", pg.port());
+    let (url, grant) = url_and_grant(&pg);
     let base = [
         ("connection.url", url.as_str()),
         ("plugin.allow.sql.urls", grant.as_str()),
@@ -274,8 +280,7 @@ fn postgres_rows_committed_out_of_order_are_not_skipped_with_the_delay() {
     )
     .expect("setup");
     let h = harness();
-    let url = pg.url("postgres");
-    let grant = format!("postgres://127.0.0.1:{}/postgres", pg.port());
+    let (url, grant) = url_and_grant(&pg);
     let base = [
         ("connection.url", url.as_str()),
         ("plugin.allow.sql.urls", grant.as_str()),
@@ -332,8 +337,7 @@ fn postgres_query_mode_filters_around_the_query() {
     )
     .expect("setup");
     let h = harness();
-    let url = pg.url("postgres");
-    let grant = format!("postgres://127.0.0.1:{}/postgres", pg.port());
+    let (url, grant) = url_and_grant(&pg);
     let base = [
         ("connection.url", url.as_str()),
         ("plugin.allow.sql.urls", grant.as_str()),
@@ -379,8 +383,7 @@ fn postgres_bulk_rereads_and_discovery_splits_tables_across_tasks() {
     )
     .expect("setup");
     let h = harness();
-    let url = pg.url("postgres");
-    let grant = format!("postgres://127.0.0.1:{}/postgres", pg.port());
+    let (url, grant) = url_and_grant(&pg);
     let base = [
         ("connection.url", url.as_str()),
         ("plugin.allow.sql.urls", grant.as_str()),
