@@ -194,6 +194,11 @@ impl Chain {
         }
     }
 
+    /// Whether step `i` has a predicate (else it applies to every record).
+    pub fn has_predicate(&self, i: usize) -> bool {
+        self.steps.get(i).is_some_and(|s| s.condition.is_some())
+    }
+
     /// Whether step `i`'s predicate (if any) lets it apply to `record`.
     pub fn applies_to(&self, i: usize, record: &Record) -> bool {
         match self.steps.get(i).and_then(|s| s.condition.as_ref()) {
@@ -300,6 +305,7 @@ mod tests {
         assert_eq!((step.alias, step.plugin), ("w", "my-plugin"));
         assert_eq!(step.config, &[("mode".to_string(), "fast".to_string())]);
         assert!(chain.external(0).is_none());
+        assert!(chain.has_predicate(1) && !chain.has_predicate(0));
         assert!(chain.applies_to(1, &record("orders", json!(1))));
         assert!(!chain.applies_to(1, &record("other", json!(1))));
         let out = chain

@@ -238,14 +238,17 @@ impl BatchChain {
     async fn external(&mut self, i: usize, out: &mut Applied) -> Result<(), String> {
         let alias = self.chain.external(i).map_or("", |s| s.alias).to_string();
         let items = std::mem::take(&mut out.items);
-        // Which items the step sees (its predicate may let some pass by).
+        // Which items the step sees (its predicate may let some pass by); records are
+        // parsed only when there is a predicate to test.
+        let filtered = self.chain.has_predicate(i);
         let mut sent = Vec::new();
         let mut builder = RecordsBuilder::new();
         for (n, item) in items.iter().enumerate() {
-            let applies = item
-                .to_smt(true)
-                .map(|r| self.chain.applies_to(i, &r))
-                .unwrap_or(true);
+            let applies = !filtered
+                || item
+                    .to_smt(true)
+                    .map(|r| self.chain.applies_to(i, &r))
+                    .unwrap_or(true);
             if !applies {
                 continue;
             }
