@@ -42,6 +42,9 @@ pub struct BrokerConfig {
     /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members
     /// before its first generation (Kafka: 3 s; here 0 by default, fast for embedded use).
     pub group_initial_rebalance_delay: Duration,
+    /// SASL/PLAIN logins (`user name → password`) required on the listener when it is
+    /// `SASL_PLAINTEXT://`; `None` for a `PLAINTEXT://` listener.
+    pub sasl_plain_users: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Default for BrokerConfig {
@@ -62,6 +65,7 @@ impl Default for BrokerConfig {
             group_min_session_timeout: Duration::from_millis(1000),
             group_max_session_timeout: Duration::from_millis(1_800_000),
             group_initial_rebalance_delay: Duration::ZERO,
+            sasl_plain_users: None,
         }
     }
 }
@@ -78,6 +82,9 @@ impl BrokerConfig {
         let mut unknown = Vec::new();
         let mut flush_policy = None;
         let mut flush_ms = 1000u64;
+        let mut sasl_listener = false;
+        let mut mechanisms = None;
+        let mut jaas = None;
         for (key, value) in props {
             let v = value.trim();
             let num = |what: &str| -> Result<i64, String> {
@@ -89,7 +96,13 @@ impl BrokerConfig {
                     c.node_id = i32::try_from(num("an integer")?)
                         .map_err(|_| format!("{key} = {v} is out of range"))?;
                 }
-                "listeners" => c.listener = parse_listener(key, v)?,
+                "listeners" => {
+                    c.listener = parse_listener(key, v)?;
+                    sasl_listener = listener_needs_sasl(key, v)?;
+                }
+                "sasl.enabled.mechanisms" => mechanisms = Some(v.to_string()),
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config"
+                | "plain.sasl.jaas.config" => jaas = Some((key.clone(), v.to_string())),
                 "advertised.listeners" => {
                     let addr = strip_scheme(v);
                     let (host, port) = addr
@@ -170,6 +183,7 @@ impl BrokerConfig {
                 _ => unknown.push(key.clone()),
             }
         }
+        c.sasl_plain_users = sasl_users(sasl_listener, mechanisms.as_deref(), jaas)?;
         if let Some(policy) = flush_policy {
             c.default_flush = match policy.as_str() {
                 "always" => FlushPolicy::Always,
@@ -193,6 +207,75 @@ fn strip_scheme(v: &str) -> &str {
         .trim()
         .rsplit_once("://")
         .map_or(v.trim(), |(_, rest)| rest)
+}
+
+/// Whether the listener's scheme asks for SASL: `SASL_PLAINTEXT` does, `PLAINTEXT` (or none)
+/// does not; TLS listeners are refused (not served).
+fn listener_needs_sasl(key: &str, v: &str) -> Result<bool, String> {
+    let first = v.split(',').next().unwrap_or(v).trim();
+    match first
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_uppercase())
+    {
+        None => Ok(false),
+        Some(s) if s == "PLAINTEXT" => Ok(false),
+        Some(s) if s == "SASL_PLAINTEXT" => Ok(true),
+        Some(s) => Err(format!(
+            "{key} = {v:?}: the {s} listener is not supported (culvert broker serves \
+             PLAINTEXT and SASL_PLAINTEXT)"
+        )),
+    }
+}
+
+/// The PLAIN logins of a `SASL_PLAINTEXT` listener, from Kafka's JAAS form:
+/// `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="secret";`.
+fn sasl_users(
+    sasl_listener: bool,
+    mechanisms: Option<&str>,
+    jaas: Option<(String, String)>,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, String> {
+    if !sasl_listener {
+        return match (mechanisms, jaas) {
+            (None, None) => Ok(None),
+            _ => Err("SASL settings are given but the listener is not SASL_PLAINTEXT://".into()),
+        };
+    }
+    for m in mechanisms.unwrap_or("PLAIN").split(',').map(str::trim) {
+        if m != "PLAIN" {
+            return Err(format!(
+                "sasl.enabled.mechanisms: {m} is not supported (culvert broker serves PLAIN)"
+            ));
+        }
+    }
+    let Some((key, text)) = jaas else {
+        return Err("a SASL_PLAINTEXT listener needs its logins in \
+                    listener.name.sasl_plaintext.plain.sasl.jaas.config \
+                    (PlainLoginModule required user_<name>=\"<password>\";)"
+            .into());
+    };
+    let mut users = std::collections::BTreeMap::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("user_") {
+        let after = &rest[at + 5..];
+        let Some((name, value)) = after.split_once('=') else {
+            return Err(format!("{key}: user_{after} has no =\"password\""));
+        };
+        let value = value.trim_start();
+        let Some(quoted) = value.strip_prefix('"') else {
+            return Err(format!("{key}: the password of user_{name} is not quoted"));
+        };
+        let Some((password, tail)) = quoted.split_once('"') else {
+            return Err(format!(
+                "{key}: the password of user_{name} has no closing quote"
+            ));
+        };
+        users.insert(name.trim().to_string(), password.to_string());
+        rest = tail;
+    }
+    if users.is_empty() {
+        return Err(format!("{key} names no user_<name>=\"<password>\" logins"));
+    }
+    Ok(Some(users))
 }
 
 fn parse_listener(key: &str, v: &str) -> Result<SocketAddr, String> {
@@ -247,6 +330,42 @@ mod tests {
         assert_eq!(c.cleaner_interval, Duration::from_millis(250));
         assert_eq!(c.group_initial_rebalance_delay, Duration::from_millis(3000));
         assert_eq!(unknown, ["zookeeper.connect"]);
+    }
+
+    #[test]
+    fn a_sasl_plaintext_listener_takes_plain_logins_in_kafkas_jaas_form() {
+        let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                    username=\"admin\" password=\"admin-secret\" \
+                    user_admin=\"admin-secret\" user_alice=\"a=b c\";";
+        let (c, unknown) = BrokerConfig::from_properties(&props(&[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:19093"),
+            ("sasl.enabled.mechanisms", "PLAIN"),
+            ("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas),
+        ]))
+        .expect("valid");
+        assert!(unknown.is_empty());
+        let users = c.sasl_plain_users.expect("SASL on");
+        assert_eq!(users.get("alice").map(String::as_str), Some("a=b c"));
+        assert_eq!(users.get("admin").map(String::as_str), Some("admin-secret"));
+        assert_eq!(users.len(), 2);
+        for (pairs, says) in [
+            (
+                vec![("listeners", "SASL_PLAINTEXT://127.0.0.1:1")],
+                "needs its logins",
+            ),
+            (vec![("listeners", "SSL://127.0.0.1:1")], "not supported"),
+            (
+                vec![
+                    ("listeners", "SASL_PLAINTEXT://127.0.0.1:1"),
+                    ("sasl.enabled.mechanisms", "SCRAM-SHA-256"),
+                ],
+                "SCRAM-SHA-256 is not supported",
+            ),
+            (vec![("plain.sasl.jaas.config", jaas)], "not SASL_PLAINTEXT"),
+        ] {
+            let e = BrokerConfig::from_properties(&props(&pairs)).expect_err(says);
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

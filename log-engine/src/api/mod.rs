@@ -26,6 +26,8 @@ mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod produce;
+mod sasl_authenticate;
+mod sasl_handshake;
 mod sync_group;
 
 use std::future::Future;
@@ -46,6 +48,35 @@ pub(crate) enum Reply {
     Deferred(Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>),
     /// No response at all (produce with acks=0).
     None,
+}
+
+/// Where a connection stands with SASL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// The listener does not ask for SASL.
+    Open,
+    /// SASL is required: only ApiVersions and SaslHandshake are served.
+    AwaitingHandshake,
+    /// The mechanism was accepted: SaslAuthenticate comes next.
+    AwaitingToken,
+    /// Logged in as this user.
+    Done(String),
+    /// The login failed: the connection closes once the answer is written.
+    Failed,
+}
+
+impl Auth {
+    /// The state a new connection starts in on `broker`'s listener.
+    pub(crate) fn for_listener(broker: &Broker) -> Self {
+        match broker.config().sasl_plain_users {
+            Some(_) => Auth::AwaitingHandshake,
+            None => Auth::Open,
+        }
+    }
+
+    fn authenticated(&self) -> bool {
+        matches!(self, Auth::Open | Auth::Done(_))
+    }
 }
 
 /// The APIs and versions the broker advertises and serves: `(key, min, max)`.
@@ -75,6 +106,9 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    // v1 only: after a v0 handshake, tokens would travel without Kafka framing.
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 fn supported(key: ApiKey, version: i16) -> bool {
@@ -146,11 +180,13 @@ fn decode<T: Decodable>(ctx: &Ctx, buf: &mut Bytes) -> Result<T, String> {
 }
 
 /// Handles one request frame. `Err` means the connection must be closed (unknown API,
-/// unsupported version, undecodable request), with the reason to log.
+/// unsupported version, undecodable request, a request before SASL authentication), with
+/// the reason to log.
 pub(crate) async fn handle(
     broker: &Arc<Broker>,
     frame: Bytes,
     peer: std::net::SocketAddr,
+    auth: &mut Auth,
 ) -> Result<Reply, String> {
     if frame.len() < 8 {
         return Err(format!(
@@ -168,6 +204,15 @@ pub(crate) async fn handle(
     }
     if !supported(api_key, version) {
         return Err(format!("{api_key:?} v{version} is not supported"));
+    }
+    let sasl_api = matches!(
+        api_key,
+        ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+    );
+    if !auth.authenticated() && !sasl_api {
+        return Err(format!(
+            "{api_key:?} request before SASL authentication (the listener requires SASL_PLAINTEXT)"
+        ));
     }
     let mut buf = frame;
     let header = RequestHeader::decode(&mut buf, api_key.request_header_version(version))
@@ -247,6 +292,15 @@ pub(crate) async fn handle(
         ApiKey::ListGroups => list_groups::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::DeleteGroups => delete_groups::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::OffsetDelete => offset_delete::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::SaslHandshake => {
+            Reply::Ready(sasl_handshake::handle(&ctx, decode(&ctx, &mut buf)?, auth)?)
+        }
+        ApiKey::SaslAuthenticate => Reply::Ready(sasl_authenticate::handle(
+            broker,
+            &ctx,
+            decode(&ctx, &mut buf)?,
+            auth,
+        )?),
         other => return Err(format!("{other:?} is advertised but has no handler")),
     };
     Ok(reply)

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use crate::api::{self, Reply};
+use crate::api::{self, Auth, Reply};
 use crate::broker::Broker;
 
 /// Requests a connection may have in flight before reading pauses.
@@ -69,6 +69,7 @@ pub(crate) async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
     let (tx, rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_loop(write, rx, peer));
     let max = broker.config().max_request_bytes;
+    let mut auth = Auth::for_listener(&broker);
     loop {
         let frame = match read_frame(&mut reader, max).await {
             Ok(Some(frame)) => frame,
@@ -82,9 +83,13 @@ pub(crate) async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
                 break;
             }
         };
-        match api::handle(&broker, frame, peer).await {
+        match api::handle(&broker, frame, peer, &mut auth).await {
             Ok(reply) => {
                 if tx.send(reply).await.is_err() {
+                    break;
+                }
+                if auth == Auth::Failed {
+                    // Answered; the writer sends it, then closes.
                     break;
                 }
             }

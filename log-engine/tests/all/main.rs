@@ -8,4 +8,5 @@ mod kcat;
 mod produce_consume;
 mod protocol;
 mod python;
+mod sasl;
 mod support;

@@ -14,14 +14,19 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::support::TestBroker;
 
-fn connect(broker: &TestBroker) -> TcpStream {
+pub(crate) fn connect(broker: &TestBroker) -> TcpStream {
     let s = TcpStream::connect(&broker.bootstrap).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     s
 }
 
-fn request<R: Encodable>(key: ApiKey, version: i16, correlation: i32, body: &R) -> Vec<u8> {
+pub(crate) fn request<R: Encodable>(
+    key: ApiKey,
+    version: i16,
+    correlation: i32,
+    body: &R,
+) -> Vec<u8> {
     let mut buf = BytesMut::new();
     buf.put_i32(0);
     RequestHeader::default()
@@ -38,7 +43,7 @@ fn request<R: Encodable>(key: ApiKey, version: i16, correlation: i32, body: &R) 
 }
 
 /// Reads one response frame; `None` when the broker closed the connection.
-fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
+pub(crate) fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
     let mut size = [0u8; 4];
     s.read_exact(&mut size).ok()?;
     let mut buf = vec![0u8; i32::from_be_bytes(size) as usize];

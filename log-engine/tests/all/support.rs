@@ -83,11 +83,28 @@ impl Drop for TestBroker {
     }
 }
 
-/// The codec id of the first stored batch of `topic`-0, read from its segment file.
+/// The codec of `topic`-0's stored batches, read from its segment file: the one codec
+/// other than none that they use, or 0 when none is compressed. A producer sends a batch
+/// uncompressed when compressing would not make it smaller (a lone small record), so
+/// uncompressed batches may sit beside compressed ones; two different codecs fail the test.
 pub(crate) fn stored_codec(data_dir: &Path, topic: &str) -> u8 {
     let seg = data_dir
         .join(format!("{topic}-0"))
         .join(format!("{:020}.log", 0));
     let bytes = std::fs::read(&seg).expect("segment");
-    bytes[22] & 0x07
+    let mut codecs = std::collections::BTreeSet::new();
+    let mut at = 0;
+    // Batch header: base offset (8 bytes), length (4), ...; attributes' low byte at 22.
+    while at + 23 <= bytes.len() {
+        let len =
+            i32::from_be_bytes([bytes[at + 8], bytes[at + 9], bytes[at + 10], bytes[at + 11]]);
+        codecs.insert(bytes[at + 22] & 0x07);
+        at += 12 + usize::try_from(len).expect("a batch length");
+    }
+    codecs.remove(&0);
+    assert!(
+        codecs.len() <= 1,
+        "batches of {topic} use several codecs: {codecs:?}"
+    );
+    codecs.first().copied().unwrap_or(0)
 }

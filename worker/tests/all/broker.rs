@@ -19,10 +19,19 @@ use rdkafka::{Offset, TopicPartitionList};
 /// process and its bootstrap address.
 pub(crate) fn start_broker(dir: &Path, extra: &str) -> (Child, String) {
     let config = dir.join("broker.toml");
+    // A free loopback port unless `extra` names its own listener.
+    let listener = if extra
+        .lines()
+        .any(|l| l.trim_start().starts_with("listeners"))
+    {
+        ""
+    } else {
+        "listeners = \"127.0.0.1:0\"\n"
+    };
     std::fs::write(
         &config,
         format!(
-            "listeners = \"127.0.0.1:0\"\n\"log.dirs\" = {:?}\n{extra}",
+            "{listener}\"log.dirs\" = {:?}\n{extra}",
             dir.join("data").display().to_string()
         ),
     )

@@ -1,10 +1,16 @@
-//! A cluster on an external broker that requires TLS and SASL/SCRAM, as a managed Kafka
-//! would: nisshi with a certificate from a test CA and `--authentication`. Two workers log
-//! in with Kafka Connect's keys (`security.protocol=SASL_SSL`, `sasl.mechanism`,
-//! `sasl.jaas.config`, a PEM truststore), one with SCRAM-SHA-512 and one with SCRAM-SHA-256;
-//! they form one group (the membership client's TLS and SCRAM), keep their internal
-//! topics there and run a source → sink pipeline through it (librdkafka's). A worker with
-//! a wrong password, or one that trusts another CA, refuses to start and says why.
+//! Workers on brokers that require logins.
+//!
+//! Culvert's own broker with a `SASL_PLAINTEXT` listener: two workers log in with PLAIN
+//! (the membership client's PLAIN and librdkafka's) and run a pipeline; a wrong password
+//! or no login is refused at start.
+//!
+//! An external broker that requires TLS and SASL/SCRAM, as a managed Kafka would: nisshi
+//! with a certificate from a test CA and `--authentication`. Two workers log in with Kafka
+//! Connect's keys (`security.protocol=SASL_SSL`, `sasl.mechanism`, `sasl.jaas.config`, a PEM
+//! truststore), one with SCRAM-SHA-512 and one with SCRAM-SHA-256; they form one group (the
+//! membership client's TLS and SCRAM), keep their internal topics there and run a source →
+//! sink pipeline through it (librdkafka's). A worker with a wrong password, or one that
+//! trusts another CA, refuses to start and says why.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, load, nisshi, retry_409, settled, start_nisshi};
 use crate::pipeline::{collector, eventually};
+use crate::standalone::Worker;
 
 /// Runs `openssl` with `args` in `dir`; the test fails with its output if it fails.
 fn openssl(dir: &Path, args: &[&str]) {
@@ -196,11 +203,6 @@ async fn workers_log_in_with_tls_and_scram_and_run_a_pipeline() {
         ],
     );
     let ca = path.join("good-ca.pem");
-    let (url, lines) = collector().await;
-    let host = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
 
     // Refusals first (on the same broker): a wrong password, an untrusted certificate.
     let data = path.join("refused");
@@ -227,6 +229,22 @@ async fn workers_log_in_with_tls_and_scram_and_run_a_pipeline() {
         );
     }
 
+    let logins = [
+        login("alice", "alice-secret", "SCRAM-SHA-512", &ca),
+        login("bob", "bob-secret", "SCRAM-SHA-256", &ca),
+    ];
+    pipeline_through(broker, bootstrap, &logins, "secured").await;
+}
+
+/// Two workers, each with its `logins` settings, on a running broker: a datagen source
+/// (2 tasks × 300 records) and a sink posting to this test spread over both, and all 600
+/// records arrive.
+async fn pipeline_through(broker: Worker, bootstrap: String, logins: &[String; 2], topic: &str) {
+    let (url, lines) = collector().await;
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let mut cluster = Cluster::with_broker(
         tempfile::tempdir().expect("tempdir"),
         broker,
@@ -234,18 +252,19 @@ async fn workers_log_in_with_tls_and_scram_and_run_a_pipeline() {
         0,
         "",
     );
-    cluster.add_with(&login("alice", "alice-secret", "SCRAM-SHA-512", &ca));
-    cluster.add_with(&login("bob", "bob-secret", "SCRAM-SHA-256", &ca));
+    for login in logins {
+        cluster.add_with(login);
+    }
     cluster
         .datagen(
             0,
-            "secured",
+            topic,
             2,
             json!({"iterations": "300", "max.interval": "0"}),
         )
         .await;
     let sink = json!({"name": "post", "config": {
-        "connector.class": "post-sink", "topics": "secured", "url": url,
+        "connector.class": "post-sink", "topics": topic, "url": url,
         "plugin.allow.hosts": host, "tasks.max": "1",
     }});
     let status = retry_409(
@@ -276,6 +295,49 @@ async fn workers_log_in_with_tls_and_scram_and_run_a_pipeline() {
     );
     let first: Value = serde_json::from_str(got[0][4].as_str().expect("value")).expect("JSON");
     assert!(first["payload"]["counter"].is_u64(), "{first}");
+}
+
+/// Worker settings that log in to a `SASL_PLAINTEXT` listener as `user` with PLAIN.
+fn plain_login(user: &str, password: &str) -> String {
+    format!(
+        "\"security.protocol\" = \"SASL_PLAINTEXT\"\n\
+         \"sasl.mechanism\" = \"PLAIN\"\n\
+         \"sasl.jaas.config\" = 'org.apache.kafka.common.security.plain.PlainLoginModule \
+         required username=\"{user}\" password=\"{password}\";'\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_log_in_with_plain_to_culverts_broker_and_run_a_pipeline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path();
+    // `culvert broker` with a SASL_PLAINTEXT listener and Kafka's JAAS form for its logins.
+    let (child, bootstrap) = crate::broker::start_broker(
+        path,
+        "listeners = \"SASL_PLAINTEXT://127.0.0.1:0\"\n\
+         \"sasl.enabled.mechanisms\" = \"PLAIN\"\n\
+         \"listener.name.sasl_plaintext.plain.sasl.jaas.config\" = \
+         'org.apache.kafka.common.security.plain.PlainLoginModule required \
+         user_alice=\"alice-secret\" user_bob=\"bob-secret\";'\n",
+    );
+    let broker = crate::standalone::guard(child);
+
+    // A wrong password and no login at all are refused at start, saying why.
+    let data = path.join("refused");
+    let wrong = failed_start(
+        &minimal_config(path, &bootstrap, &plain_login("alice", "wrong")),
+        &data,
+    );
+    assert!(wrong.to_lowercase().contains("authentication"), "{wrong}");
+    // Without a login the broker closes the connection, as Kafka does.
+    let none = failed_start(&minimal_config(path, &bootstrap, ""), &data);
+    assert!(none.contains("transport failure"), "{none}");
+
+    let logins = [
+        plain_login("alice", "alice-secret"),
+        plain_login("bob", "bob-secret"),
+    ];
+    pipeline_through(broker, bootstrap, &logins, "plain").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
