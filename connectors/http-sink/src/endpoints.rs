@@ -5,6 +5,7 @@
 //! sends one, else exponentially — while the others keep receiving.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
 use culvert_connector_sdk::http::{self, HttpError, Request, Response};
 
@@ -15,7 +16,10 @@ use crate::settings::{Format, Settings};
 pub(crate) struct Queued {
     /// The record's body bytes (a JSON value, or the raw value for `single`).
     pub(crate) body: Vec<u8>,
-    pub(crate) topic: String,
+    /// Where it was consumed: offsets are kept by these coordinates.
+    pub(crate) topic: Rc<str>,
+    /// The record's own topic (what a transform made of it), to hand it back as given.
+    pub(crate) record_topic: Rc<str>,
     pub(crate) partition: i32,
     pub(crate) offset: i64,
     /// The record's key and value as given, to hand back if it fails after its `put`.
@@ -79,7 +83,7 @@ impl Endpoints {
         let mut first: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for record in self.by_url.values().flat_map(|e| &e.queue).chain(extra) {
             let at = first
-                .entry((record.topic.clone(), record.partition))
+                .entry((record.topic.to_string(), record.partition))
                 .or_insert(record.offset);
             *at = (*at).min(record.offset);
         }
@@ -91,9 +95,11 @@ impl Endpoints {
     pub(crate) fn drop_partitions(&mut self, gone: &[(String, i32)]) {
         for endpoint in self.by_url.values_mut() {
             let before = endpoint.queue.len();
-            endpoint
-                .queue
-                .retain(|r| !gone.iter().any(|(t, p)| *t == r.topic && *p == r.partition));
+            endpoint.queue.retain(|r| {
+                !gone
+                    .iter()
+                    .any(|(t, p)| **t == *r.topic && *p == r.partition)
+            });
             self.queued -= before - endpoint.queue.len();
         }
         self.by_url.retain(|_, e| !e.queue.is_empty());

@@ -3,6 +3,8 @@
 //! records when idle) and reports as durable only offsets below the first record still
 //! waiting.
 
+use std::rc::Rc;
+
 use culvert_connector_sdk::{
     Config, HeldRecord, PartitionOffset, PluginError, RecordFailure, SinkRecord, SinkRecords,
     TopicPartition,
@@ -39,6 +41,43 @@ fn json_of(bytes: Option<&[u8]>) -> Option<Value> {
     }
 }
 
+/// The JSON of a value as given — an envelope's payload, or the whole value — without
+/// building it; `None` when the value is not JSON.
+fn json_bytes(raw: &[u8]) -> Option<&[u8]> {
+    let trimmed = raw.trim_ascii_start();
+    if trimmed.starts_with(b"{") && contains(trimmed, b"\"schema\"") {
+        type Fields<'a> = std::collections::BTreeMap<String, &'a serde_json::value::RawValue>;
+        if let Ok(fields) = serde_json::from_slice::<Fields<'_>>(raw) {
+            if fields.len() == 2 && fields.contains_key("schema") {
+                return fields.get("payload").map(|p| p.get().as_bytes());
+            }
+            return Some(raw);
+        }
+    }
+    serde_json::from_slice::<&serde_json::value::RawValue>(raw)
+        .is_ok()
+        .then_some(raw)
+}
+
+/// Shared topic names, the last ones looked up first.
+#[derive(Default)]
+struct Topics(Vec<Rc<str>>);
+
+impl Topics {
+    fn get(&mut self, topic: &str) -> Rc<str> {
+        if let Some(known) = self.0.iter().rev().find(|t| ***t == *topic) {
+            return Rc::clone(known);
+        }
+        let new: Rc<str> = topic.into();
+        self.0.push(Rc::clone(&new));
+        new
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 impl HttpSinkTask {
     /// The URL and body of one record, or why it cannot be sent.
     fn prepare(&self, r: &SinkRecord<'_>) -> Result<Option<(String, Vec<u8>)>, String> {
@@ -49,14 +88,16 @@ impl HttpSinkTask {
                 Ok(None)
             };
         };
-        let value = json_of(Some(raw));
-        let body = match (&value, self.settings.format) {
-            (Some(v), _) => v.to_string().into_bytes(),
-            (None, Format::Single) => raw.to_vec(),
-            // Text that is not JSON travels as a JSON string.
-            (None, _) => Value::String(String::from_utf8_lossy(raw).into_owned())
-                .to_string()
-                .into_bytes(),
+        // The value is parsed only when the URL reads its fields; otherwise the body is its
+        // JSON as given (an envelope's payload), checked but not rebuilt.
+        let value = if self.settings.url.reads_value() {
+            json_of(Some(raw))
+        } else {
+            None
+        };
+        let body = match &value {
+            Some(v) => v.to_string().into_bytes(),
+            None => self.body_as_given(raw),
         };
         let url = if self.settings.url.reads_record() {
             let key = json_of(r.record.key);
@@ -85,6 +126,27 @@ impl HttpSinkTask {
         Ok(Some((url, body)))
     }
 
+    /// The body of a value nobody parsed: its JSON as given, else the raw bytes (`single`)
+    /// or the text as a JSON string.
+    fn body_as_given(&self, raw: &[u8]) -> Vec<u8> {
+        let single = self.settings.format == Format::Single;
+        match json_bytes(raw) {
+            Some(json) if single => json.to_vec(),
+            // Body formats separate records by lines: a value spread over lines is rebuilt.
+            Some(json) if json.contains(&b'\n') || json.contains(&b'\r') => {
+                serde_json::from_slice::<Value>(json)
+                    .map(|v| v.to_string().into_bytes())
+                    .unwrap_or_else(|_| json.to_vec())
+            }
+            Some(json) => json.to_vec(),
+            None if single => raw.to_vec(),
+            // Text that is not JSON travels as a JSON string.
+            None => Value::String(String::from_utf8_lossy(raw).into_owned())
+                .to_string()
+                .into_bytes(),
+        }
+    }
+
     /// Delivery failures for the host: this batch's by index, earlier batches' handed back
     /// whole.
     fn report(failed: Vec<Failed>, out: &mut Vec<RecordFailure>) {
@@ -93,7 +155,8 @@ impl HttpSinkTask {
                 Some(index) => RecordFailure::new(index as usize, f.message),
                 None => RecordFailure::held(
                     HeldRecord {
-                        topic: f.record.topic,
+                        topic: f.record.record_topic.to_string(),
+                        consumed_topic: f.record.topic.to_string(),
                         partition: f.record.partition,
                         offset: f.record.offset,
                         key: f.record.key,
@@ -133,7 +196,8 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
                     Some(Failed {
                         record: Queued {
                             body: Vec::new(),
-                            topic: held.topic,
+                            topic: held.consumed_topic.into(),
+                            record_topic: held.topic.into(),
                             partition: held.partition,
                             offset: held.offset,
                             key: held.key,
@@ -151,13 +215,16 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
                 )));
             }
         }
+        // Records of a batch share a few topics: one shared string each, not one per record.
+        let mut topics = Topics::default();
         for (i, r) in records.iter().enumerate() {
             match self.prepare(&r) {
                 Ok(Some((url, body))) => self.endpoints.push(
                     url,
                     Queued {
                         body,
-                        topic: r.record.topic.to_string(),
+                        topic: topics.get(r.consumed_topic),
+                        record_topic: topics.get(r.record.topic),
                         partition: r.partition,
                         offset: r.offset,
                         key: r.record.key.map(<[u8]>::to_vec),
@@ -205,7 +272,7 @@ impl culvert_connector_sdk::SinkTask for HttpSinkTask {
         self.late.retain(|f| {
             !gone
                 .iter()
-                .any(|(t, p)| *t == f.record.topic && *p == f.record.partition)
+                .any(|(t, p)| **t == *f.record.topic && *p == f.record.partition)
         });
         Ok(())
     }

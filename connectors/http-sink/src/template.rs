@@ -78,6 +78,11 @@ impl UrlTemplate {
             .any(|p| matches!(p, Part::Key | Part::KeyField(_) | Part::ValueField(_)))
     }
 
+    /// Whether rendering reads fields of the record's value.
+    pub(crate) fn reads_value(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::ValueField(_)))
+    }
+
     /// The URL for one record, or why it has none.
     pub(crate) fn render(&self, f: &Fields<'_>) -> Result<String, String> {
         let mut out = String::new();

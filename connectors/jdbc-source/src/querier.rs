@@ -78,8 +78,16 @@ impl Offset {
 /// A row ready to send, with the offset that is safe to commit once it is written.
 #[derive(Debug)]
 struct Pending {
-    value: String,
+    row: Vec<Value>,
     checkpoint: Option<Offset>,
+}
+
+/// The rows of one result set waiting to be sent, and the writer that renders them
+/// (straight into the batch, when they are sent).
+#[derive(Debug)]
+struct PendingRows {
+    writer: RowWriter,
+    rows: VecDeque<Pending>,
 }
 
 /// One polled table or query.
@@ -91,7 +99,7 @@ pub(crate) struct Querier {
     offset: Offset,
     /// When the next query may run (ms, guest clock).
     pub(crate) next_poll_ms: i64,
-    pending: VecDeque<Pending>,
+    pending: VecDeque<PendingRows>,
     /// Column nullability from `describe`, once checked.
     nullable: Option<Vec<(String, Option<bool>)>>,
 }
@@ -291,6 +299,9 @@ impl Querier {
                 settings.batch_max_rows,
             ),
         };
+        // The database stops after the rows asked for (one more tells the batch was cut):
+        // without it, every poll would have the server sort and send the rest of the table.
+        let sql = format!("{sql} LIMIT {}", u64::from(limit) + 1);
         let mut rows = db
             .query(&sql, &params, limit)
             .map_err(|e| sql_failed(&format!("polling {}", self.name()), &e))?;
@@ -436,17 +447,20 @@ impl Querier {
             }
             offsets.push(offset);
         }
-        for (i, row) in rows.rows.iter().enumerate() {
-            let mut value = String::new();
-            writer.write(row, &mut value);
+        let mut queued = VecDeque::with_capacity(count);
+        for (i, row) in rows.rows.into_iter().enumerate() {
             // In timestamp mode, resuming after row i skips rows with its timestamp: only
             // the last row of a timestamp group is a safe checkpoint.
             let safe = settings.mode != Mode::Timestamp
                 || i + 1 == count
                 || timestamps.get(i) != timestamps.get(i + 1);
             let checkpoint = (settings.mode != Mode::Bulk && safe).then_some(offsets[i]);
-            self.pending.push_back(Pending { value, checkpoint });
+            queued.push_back(Pending { row, checkpoint });
         }
+        self.pending.push_back(PendingRows {
+            writer,
+            rows: queued,
+        });
         self.offset = offset;
         Ok(())
     }
@@ -459,15 +473,32 @@ impl Querier {
     ) -> Result<usize, PluginError> {
         let mut checkpoint = None;
         let mut n = 0;
+        if let Some(set) = self.pending.front() {
+            let rows = set.rows.len().min(max);
+            batch.reserve(rows, rows * set.writer.row_size_hint());
+        }
         while n < max {
-            let Some(row) = self.pending.pop_front() else {
+            let Some(set) = self.pending.front_mut() else {
                 break;
             };
+            let Some(pending) = set.rows.pop_front() else {
+                self.pending.pop_front();
+                continue;
+            };
+            let writer = &set.writer;
             batch
-                .push(&self.topic, None, Some(row.value.as_bytes()), &[], None)
+                .push_writing(
+                    &self.topic,
+                    None,
+                    |out| writer.write(&pending.row, out),
+                    None,
+                )
                 .map_err(PluginError::Fatal)?;
-            checkpoint = row.checkpoint.or(checkpoint);
+            checkpoint = pending.checkpoint.or(checkpoint);
             n += 1;
+        }
+        if self.pending.front().is_some_and(|set| set.rows.is_empty()) {
+            self.pending.pop_front();
         }
         if let Some(offset) = checkpoint {
             batch.checkpoint(Position {

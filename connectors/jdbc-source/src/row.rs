@@ -9,6 +9,7 @@
 //! (ms) logical types; binary columns as base64 `bytes`; everything else as strings.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use culvert_connector_sdk::sql::{Column, Value};
 
@@ -77,7 +78,11 @@ fn kind_of_value(value: &Value) -> Option<Kind> {
 
 /// Digits after the decimal point of a decimal's text.
 fn scale_of(text: &str) -> u32 {
-    text.split_once('.').map_or(0, |(_, f)| f.len() as u32)
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .position(|b| *b == b'.')
+        .map_or(0, |dot| (bytes.len() - dot - 1) as u32)
 }
 
 /// Writes rows of one result set as envelopes.
@@ -147,20 +152,24 @@ impl RowWriter {
         }
     }
 
-    /// One row as an envelope.
-    pub(crate) fn write(&self, row: &[Value], out: &mut String) {
-        out.clear();
-        out.push_str(&self.prefix);
-        out.push('{');
+    /// About how many bytes a row's envelope takes (for reserving buffer space).
+    pub(crate) fn row_size_hint(&self) -> usize {
+        self.prefix.len() + 24 * self.kinds.len()
+    }
+
+    /// Appends one row as an envelope to `out`.
+    pub(crate) fn write(&self, row: &[Value], out: &mut Vec<u8>) {
+        out.extend_from_slice(self.prefix.as_bytes());
+        out.push(b'{');
         for (i, (name, kind)) in self.names.iter().zip(&self.kinds).enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(name);
-            out.push(':');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b':');
             write_value(row.get(i).unwrap_or(&Value::Null), *kind, out);
         }
-        out.push_str("}}");
+        out.extend_from_slice(b"}}");
     }
 }
 
@@ -190,60 +199,128 @@ fn field_schema(kind: Kind, optional: bool) -> String {
     }
 }
 
-fn write_value(value: &Value, kind: Kind, out: &mut String) {
+fn write_value(value: &Value, kind: Kind, out: &mut Vec<u8>) {
+    let word = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
     match (value, kind) {
-        (Value::Null, _) => out.push_str("null"),
-        (Value::Boolean(b), _) => out.push_str(if *b { "true" } else { "false" }),
-        (Value::Int(n), Kind::Boolean) => out.push_str(if *n != 0 { "true" } else { "false" }),
+        (Value::Null, _) => out.extend_from_slice(b"null"),
+        (Value::Boolean(b), _) => out.extend_from_slice(word(*b)),
+        (Value::Int(n), Kind::Boolean) => out.extend_from_slice(word(*n != 0)),
         (Value::Int(n), Kind::Float32 | Kind::Float64) => {
             let _ = write!(out, "{}", *n as f64);
         }
-        (Value::Int(n), _) => {
-            let _ = write!(out, "{n}");
-        }
+        (Value::Int(n), _) => push_int(*n, out),
         (Value::Double(d), _) if d.is_finite() => {
             let _ = write!(out, "{d:?}");
         }
-        (Value::Double(_), _) => out.push_str("null"),
+        (Value::Double(_), _) => out.extend_from_slice(b"null"),
         (Value::Decimal(t), Kind::Float32 | Kind::Float64) => match t.parse::<f64>() {
             Ok(d) if d.is_finite() => {
                 let _ = write!(out, "{d:?}");
             }
-            _ => out.push_str("null"),
+            _ => out.extend_from_slice(b"null"),
         },
-        (Value::Decimal(t), _) if is_decimal_text(t) => out.push_str(t),
-        (Value::Decimal(t), _) => out.push_str(&json_string(t)),
-        (Value::Text(t), _) => out.push_str(&json_string(t)),
+        (Value::Decimal(t), _) if is_decimal_text(t) => out.extend_from_slice(t.as_bytes()),
+        (Value::Decimal(t) | Value::Text(t), _) => push_json_string(t, out),
         (Value::Bytes(b), Kind::Bytes) => {
-            out.push('"');
-            culvert_connector_sdk::encoding::base64_into(b, out);
-            out.push('"');
+            let mut text = String::with_capacity(b.len() * 4 / 3 + 6);
+            text.push('"');
+            culvert_connector_sdk::encoding::base64_into(b, &mut text);
+            text.push('"');
+            out.extend_from_slice(text.as_bytes());
         }
-        (Value::Bytes(b), _) => out.push_str(&json_string(&String::from_utf8_lossy(b))),
-        (Value::Date(d), _) => {
-            let _ = write!(out, "{d}");
-        }
-        (Value::Time(us), _) => {
-            let _ = write!(out, "{}", us.div_euclid(1000));
-        }
-        (Value::Timestamp(us), _) => {
-            let _ = write!(out, "{}", us.div_euclid(1000));
-        }
+        (Value::Bytes(b), _) => push_json_string(&String::from_utf8_lossy(b), out),
+        (Value::Date(d), _) => push_int(i64::from(*d), out),
+        (Value::Time(us) | Value::Timestamp(us), _) => push_int(us.div_euclid(1000), out),
     }
 }
 
 /// Whether `t` is a plain decimal number JSON accepts as written (`-12.50`, `7`).
 fn is_decimal_text(t: &str) -> bool {
-    let digits = t.strip_prefix('-').unwrap_or(t);
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
-    !int.is_empty()
-        && !frac.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && !(int.len() > 1 && int.starts_with('0'))
+    let digits = t.strip_prefix('-').unwrap_or(t).as_bytes();
+    let mut dot = None;
+    for (i, b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' if dot.is_none() => dot = Some(i),
+            _ => return false,
+        }
+    }
+    let int_len = dot.unwrap_or(digits.len());
+    int_len > 0 && dot.is_none_or(|d| d + 1 < digits.len()) && !(int_len > 1 && digits[0] == b'0')
+}
+
+/// Appends `n` in decimal (what `write!` does, without the formatting machinery).
+fn push_int(n: i64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 21];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// The index of the first byte of `bytes` that JSON strings escape (`"`, `\\`, control
+/// characters), checking eight bytes at a time.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether any byte of `w` is below `n` (n <= 0x80), or equal to `c`.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let equal = |w: u64, c: u8| below(w ^ (ONES * u64::from(c)), 1);
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_ne_bytes(word);
+        if below(w, 0x20) || equal(w, b'"') || equal(w, b'\\') {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|b| *b == b'"' || *b == b'\\' || *b < b' ')
+        .map(|i| at + i)
 }
 
 /// `s` as a JSON string literal.
 pub(crate) fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+    let mut out = Vec::with_capacity(s.len() + 2);
+    push_json_string(s, &mut out);
+    // Escaping keeps the text valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `s` as a JSON string literal: quoted, with `"`, `\\` and control characters
+/// escaped.
+pub(crate) fn push_json_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let mut rest = s.as_bytes();
+    while let Some(at) = first_to_escape(rest) {
+        out.extend_from_slice(&rest[..at]);
+        match rest[at] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            c => {
+                let _ = write!(out, "\\u{c:04x}");
+            }
+        }
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
 }

@@ -412,6 +412,20 @@ impl RecordsBuilder {
         Ok(())
     }
 
+    /// The index of `topic` in the batch's topic list, adding it when new (for columns
+    /// beside the records' own topics, such as a sink batch's consumed topics).
+    pub(crate) fn intern(&mut self, topic: &str) -> Result<u16, String> {
+        let topics = &mut self.records.topics;
+        let at = match topics.iter().rposition(|t| t == topic) {
+            Some(at) => at,
+            None => {
+                topics.push(topic.to_string());
+                topics.len() - 1
+            }
+        };
+        u16::try_from(at).map_err(|_| "a batch may hold at most 65536 distinct topics".into())
+    }
+
     /// The finished batch.
     pub fn build(self) -> Records {
         self.records

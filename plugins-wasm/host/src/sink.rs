@@ -38,7 +38,10 @@ pub struct RecordFailure {
 /// A record a sink took in an earlier `put` and reports failed later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldRecord {
+    /// The record's own topic, as the plugin was given it.
     pub topic: String,
+    /// The topic it was consumed from; `partition` and `offset` are this topic's.
+    pub consumed_topic: String,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<Vec<u8>>,
@@ -69,6 +72,13 @@ impl SinkBatch {
         Some((record, b.partitions[i], b.offsets[i]))
     }
 
+    /// The topic record `i` was consumed from (its partition and offset are that topic's).
+    pub fn consumed_topic(&self, i: usize) -> Option<&str> {
+        let b = &self.batch;
+        let at = *b.consumed_topic_index.get(i)?;
+        b.topics.get(usize::from(at)).map(String::as_str)
+    }
+
     /// Bytes of keys, values and headers.
     pub fn byte_size(&self) -> usize {
         let r = &self.batch.records;
@@ -80,6 +90,7 @@ impl SinkBatch {
 #[derive(Debug, Default)]
 pub struct SinkBatchBuilder {
     records: RecordsBuilder,
+    consumed_topic_index: Vec<u16>,
     partitions: Vec<i32>,
     offsets: Vec<i64>,
 }
@@ -108,24 +119,44 @@ impl SinkBatchBuilder {
         partition: i32,
         offset: i64,
     ) -> Result<(), String> {
+        self.push_consumed(record, headers, record.topic, partition, offset)
+    }
+
+    /// Appends a record read from `consumed_topic`, `partition`, at `offset`, whose own
+    /// topic (`record.topic`) is another: a transform renamed it, or it is back from a
+    /// retry topic.
+    pub fn push_consumed(
+        &mut self,
+        record: &Record<'_>,
+        headers: &[Header<'_>],
+        consumed_topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), String> {
+        let consumed = self.records.intern(consumed_topic)?;
         self.records.push(record, headers)?;
-        self.partitions.push(partition);
-        self.offsets.push(offset);
+        self.add_coordinates(consumed, partition, offset);
         Ok(())
     }
 
     /// Appends a record read from another batch (headers included, copied as encoded) from
-    /// `partition` at `offset`.
+    /// `partition` at `offset` of its own topic.
     pub fn push_record(
         &mut self,
         record: &Record<'_>,
         partition: i32,
         offset: i64,
     ) -> Result<(), String> {
+        let consumed = self.records.intern(record.topic)?;
         self.records.push_record(record)?;
+        self.add_coordinates(consumed, partition, offset);
+        Ok(())
+    }
+
+    fn add_coordinates(&mut self, consumed: u16, partition: i32, offset: i64) {
+        self.consumed_topic_index.push(consumed);
         self.partitions.push(partition);
         self.offsets.push(offset);
-        Ok(())
     }
 
     /// The finished batch.
@@ -136,6 +167,7 @@ impl SinkBatchBuilder {
                 records,
                 topics,
                 topic_index,
+                consumed_topic_index: self.consumed_topic_index,
                 partitions: self.partitions,
                 offsets: self.offsets,
             },
@@ -179,6 +211,7 @@ pub(crate) fn check_failures(
                 message: f.message,
                 held: Some(HeldRecord {
                     topic: h.topic,
+                    consumed_topic: h.consumed_topic,
                     partition: h.partition,
                     offset: h.offset,
                     key: h.key,

@@ -97,9 +97,25 @@ impl TransformInstance {
                 }
                 prev = *o;
             }
+            let mut next = 0u32;
+            for k in &out.kept {
+                if *k < next || *k as usize >= n {
+                    return Err(format!(
+                        "kept input {k} is out of order, repeated or past the {n} inputs"
+                    ));
+                }
+                next = k + 1;
+            }
             let failures = check_failures(out.failures, n, false)?;
-            let origins: Vec<usize> = out.origins.into_iter().map(|o| o as usize).collect();
-            let records = assemble(input, records, &origins, &out.reuse)?;
+            let batch_origins: Vec<usize> = out.origins.iter().map(|o| *o as usize).collect();
+            // With inputs also kept, an unchanged batch is still needed as a batch.
+            let whole = out.kept.is_empty();
+            let (records, origins) =
+                match assemble(&input, records, &batch_origins, &out.reuse, whole)? {
+                    // Every input whole, sent back with all parts reused.
+                    None => (input, batch_origins),
+                    Some(batch) => merge_kept(input, &out.kept, batch, batch_origins)?,
+                };
             Ok(TransformOutput {
                 records,
                 origins,
@@ -124,14 +140,52 @@ const REUSE_KEY: u8 = 1;
 const REUSE_VALUE: u8 = 2;
 const REUSE_HEADERS: u8 = 4;
 
-/// Builds the output batch from what the guest sent and the input parts it reused. When every
-/// output is its input unchanged, the input batch itself is the output (nothing copied).
-fn assemble(
+/// The output: input by input, the kept record (when kept) followed by the batch records of
+/// that origin. When every input is kept and nothing else was sent, the input batch itself
+/// is the output (nothing copied).
+fn merge_kept(
     input: Records,
+    kept: &[u32],
+    batch: Records,
+    batch_origins: Vec<usize>,
+) -> Result<(Records, Vec<usize>), String> {
+    if kept.is_empty() {
+        return Ok((batch, batch_origins));
+    }
+    if batch.is_empty() && kept.len() == input.len() {
+        // Strictly increasing and below the input's length: every input, in order.
+        return Ok((input, (0..kept.len()).collect()));
+    }
+    let mut builder = RecordsBuilder::new();
+    let mut origins = Vec::with_capacity(kept.len() + batch.len());
+    let mut changed = batch.iter().zip(batch_origins).peekable();
+    let mut kept = kept.iter().map(|k| *k as usize).peekable();
+    for i in 0..input.len() {
+        if kept.next_if_eq(&i).is_some() {
+            let Some(record) = input.get(i) else {
+                return Err(format!("kept input {i} is past the input"));
+            };
+            builder.push_record(&record)?;
+            origins.push(i);
+        }
+        while let Some((record, origin)) = changed.next_if(|(_, o)| *o == i) {
+            builder.push_record(&record)?;
+            origins.push(origin);
+        }
+    }
+    Ok((builder.build(), origins))
+}
+
+/// Builds the batch outputs from what the guest sent and the input parts it reused; `None`
+/// when every output is its input unchanged and `may_be_input` (the input batch itself is
+/// the output).
+fn assemble(
+    input: &Records,
     out: Records,
     origins: &[usize],
     reuse: &[u8],
-) -> Result<Records, String> {
+    may_be_input: bool,
+) -> Result<Option<Records>, String> {
     let mut any_reuse = false;
     for (i, (r, flags)) in out.iter().zip(reuse).enumerate() {
         if flags & !(REUSE_KEY | REUSE_VALUE | REUSE_HEADERS) != 0 {
@@ -148,9 +202,10 @@ fn assemble(
         any_reuse |= *flags != 0;
     }
     if !any_reuse {
-        return Ok(out);
+        return Ok(Some(out));
     }
-    let unchanged = out.len() == input.len()
+    let unchanged = may_be_input
+        && out.len() == input.len()
         && origins.iter().enumerate().all(|(i, o)| i == *o)
         && reuse
             .iter()
@@ -160,7 +215,7 @@ fn assemble(
             .zip(input.iter())
             .all(|(o, i)| o.topic == i.topic && o.timestamp_ms == i.timestamp_ms);
     if unchanged {
-        return Ok(input);
+        return Ok(None);
     }
     let mut builder = RecordsBuilder::new();
     for ((r, flags), origin) in out.iter().zip(reuse).zip(origins) {
@@ -188,5 +243,5 @@ fn assemble(
             ..Record::new(r.topic, key, value, r.timestamp_ms)
         })?;
     }
-    Ok(builder.build())
+    Ok(Some(builder.build()))
 }

@@ -134,6 +134,51 @@ async fn a_transform_drops_and_fails_records_and_says_where_outputs_came_from() 
 }
 
 #[tokio::test]
+async fn kept_records_come_first_among_the_outputs_of_their_origin() {
+    let engine = engine(PluginLimits::default());
+    let plugin = load(&engine, "identity-transform").await.expect("load");
+    // Each record kept, then a copy with a new key; one input dropped in between.
+    let mut t = TransformInstance::new(
+        &plugin,
+        "c",
+        &cfg(&[("also.key", "copy"), ("drop.containing", "drop")]),
+    )
+    .await
+    .expect("new");
+    let out = t
+        .apply(records(&["a", "drop me", "b"]))
+        .await
+        .expect("apply");
+    let got: Vec<_> = out.records.iter().map(|r| (r.key, r.value)).collect();
+    assert_eq!(
+        got,
+        [
+            (Some(&b"k"[..]), Some(&b"a"[..])),
+            (Some(&b"copy"[..]), Some(&b"a"[..])),
+            (Some(&b"k"[..]), Some(&b"b"[..])),
+            (Some(&b"copy"[..]), Some(&b"b"[..])),
+        ]
+    );
+    assert_eq!(out.origins, [0, 0, 2, 2]);
+    // Every record kept twice: the second keep of an input travels as a reused copy.
+    let mut t = TransformInstance::new(&plugin, "c", &cfg(&[("twice", "true")]))
+        .await
+        .expect("new");
+    let out = t.apply(records(&["a", "b"])).await.expect("apply");
+    let values: Vec<_> = out.records.iter().map(|r| r.value).collect();
+    assert_eq!(
+        values,
+        [
+            Some(&b"a"[..]),
+            Some(&b"a"[..]),
+            Some(&b"b"[..]),
+            Some(&b"b"[..])
+        ]
+    );
+    assert_eq!(out.origins, [0, 0, 1, 1]);
+}
+
+#[tokio::test]
 async fn reused_parts_come_back_from_the_input_and_copies_match_them() {
     let engine = engine(PluginLimits::default());
     let plugin = load(&engine, "identity-transform").await.expect("load");

@@ -46,13 +46,7 @@ impl Columns {
         headers: &[(&str, HeaderValue<'_>)],
         timestamp_ms: Option<i64>,
     ) -> Result<(), String> {
-        // Runs of records for one topic are the common case: check the last one first.
-        let known_topic = match self.topic_index.last() {
-            Some(&last) if self.topics[usize::from(last)] == topic => Some(usize::from(last)),
-            _ => self.topics.iter().position(|t| t == topic),
-        };
-        let topic_idx = u16::try_from(known_topic.unwrap_or(self.topics.len()))
-            .map_err(|_| "a batch may target at most 65536 distinct topics".to_string())?;
+        let (known_topic, topic_idx) = self.topic_slot(topic)?;
         let mut header_bytes = 0usize;
         for (name, val) in headers {
             let val_len = val.map_or(0, <[u8]>::len);
@@ -88,6 +82,52 @@ impl Columns {
         self.header_ends.push(ends.2);
         self.null_flags
             .push(u8::from(key.is_none()) | (u8::from(value.is_none()) << 1));
+        self.timestamps_ms.push(timestamp_ms.unwrap_or(-1));
+        if known_topic.is_none() {
+            self.topics.push(topic.to_string());
+        }
+        self.topic_index.push(topic_idx);
+        Ok(())
+    }
+
+    /// Where `topic` is in the topic list (`None`: new) and the index a record gets.
+    fn topic_slot(&self, topic: &str) -> Result<(Option<usize>, u16), String> {
+        // Runs of records for one topic are the common case: check the last one first.
+        let known = match self.topic_index.last() {
+            Some(&last) if self.topics[usize::from(last)] == topic => Some(usize::from(last)),
+            _ => self.topics.iter().position(|t| t == topic),
+        };
+        let index = u16::try_from(known.unwrap_or(self.topics.len()))
+            .map_err(|_| "a batch may target at most 65536 distinct topics".to_string())?;
+        Ok((known, index))
+    }
+
+    /// Appends one record without headers whose value `write` appends to the value
+    /// buffer in place (no copy); a value past the 4 GiB limit is taken back and refused.
+    fn push_writing(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        write: impl FnOnce(&mut Vec<u8>),
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), String> {
+        let (known_topic, topic_idx) = self.topic_slot(topic)?;
+        let key_end = end_offset(self.keys.len() + key.map_or(0, <[u8]>::len))?;
+        let header_end = end_offset(self.headers.len())?;
+        let start = self.values.len();
+        write(&mut self.values);
+        let value_end = match end_offset(self.values.len()) {
+            Ok(end) => end,
+            Err(e) => {
+                self.values.truncate(start);
+                return Err(e);
+            }
+        };
+        self.keys.extend_from_slice(key.unwrap_or_default());
+        self.key_ends.push(key_end);
+        self.value_ends.push(value_end);
+        self.header_ends.push(header_end);
+        self.null_flags.push(u8::from(key.is_none()));
         self.timestamps_ms.push(timestamp_ms.unwrap_or(-1));
         if known_topic.is_none() {
             self.topics.push(topic.to_string());
@@ -160,6 +200,32 @@ impl SourceBatchBuilder {
         self.columns.push(topic, key, value, headers, timestamp_ms)
     }
 
+    /// Makes room for `records` more records with `value_bytes` more value bytes in all, so
+    /// a batch of known size grows once instead of doubling its buffers as it fills.
+    pub fn reserve(&mut self, records: usize, value_bytes: usize) {
+        let c = &mut self.columns;
+        c.values.reserve(value_bytes);
+        for ends in [&mut c.key_ends, &mut c.value_ends, &mut c.header_ends] {
+            ends.reserve(records);
+        }
+        c.null_flags.reserve(records);
+        c.timestamps_ms.reserve(records);
+        c.topic_index.reserve(records);
+    }
+
+    /// Appends a record for `topic` without headers whose value `write` appends straight
+    /// into the batch's value buffer — for values rendered from other data (a row as
+    /// JSON), with no intermediate copy. Fails as [`push`](Self::push) does.
+    pub fn push_writing(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        write: impl FnOnce(&mut Vec<u8>),
+        timestamp_ms: Option<i64>,
+    ) -> Result<(), String> {
+        self.columns.push_writing(topic, key, write, timestamp_ms)
+    }
+
     /// Marks `position` committable once every record pushed so far is durable.
     pub fn checkpoint(&mut self, position: Position) {
         let n = self.len() as u32;
@@ -200,12 +266,15 @@ const REUSE_HEADERS: u8 = 4;
 
 /// Accumulates the output of one transform `apply`: each record is pushed with the index of
 /// the input record it came from, in non-decreasing order. Parts taken unchanged from the
-/// input ([`keep`](Self::keep), [`Part::Origin`]) are not copied back to the host.
+/// input ([`keep`](Self::keep), [`Part::Origin`]) are not copied back to the host; a record
+/// kept whole costs one number.
 #[derive(Debug, Default)]
 pub struct TransformBatchBuilder {
     columns: Columns,
     origins: Vec<u32>,
     reuse: Vec<u8>,
+    /// Input records passed through whole, by index (strictly increasing).
+    kept: Vec<u32>,
 }
 
 impl TransformBatchBuilder {
@@ -226,29 +295,38 @@ impl TransformBatchBuilder {
         c.topic_index.reserve(records);
         b.origins.reserve(records);
         b.reuse.reserve(records);
+        b.kept.reserve(records);
         b
     }
 
     /// Number of records pushed so far.
     pub fn len(&self) -> usize {
-        self.columns.len()
+        self.columns.len() + self.kept.len()
     }
 
     /// Whether no record was pushed.
     pub fn is_empty(&self) -> bool {
-        self.columns.len() == 0
+        self.len() == 0
     }
 
     /// Passes input record `origin` through unchanged (`record` is that input record).
     pub fn keep(&mut self, origin: u32, record: &crate::Record<'_>) -> Result<(), String> {
-        self.push_parts(
-            origin,
-            record.topic,
-            Part::Origin,
-            Part::Origin,
-            Part::Origin,
-            record.timestamp_ms,
-        )
+        // The host puts a kept record before the other outputs of its origin: one that
+        // follows them, or a second copy, goes into the batch with its parts reused.
+        let follows = self.origins.last() == Some(&origin) || self.kept.last() == Some(&origin);
+        if follows {
+            return self.push_parts(
+                origin,
+                record.topic,
+                Part::Origin,
+                Part::Origin,
+                Part::Origin,
+                record.timestamp_ms,
+            );
+        }
+        self.check_origin(origin)?;
+        self.kept.push(origin);
+        Ok(())
     }
 
     /// Appends an output record derived from input record `origin`, each of key, value and
@@ -293,7 +371,8 @@ impl TransformBatchBuilder {
     }
 
     fn check_origin(&self, origin: u32) -> Result<(), String> {
-        match self.origins.last() {
+        let last = self.origins.last().max(self.kept.last());
+        match last {
             Some(last) if origin < *last => Err(format!(
                 "outputs must follow input order: origin {origin} after {last}"
             )),
@@ -322,10 +401,12 @@ impl TransformBatchBuilder {
         Ok(())
     }
 
-    /// The finished batch, the origin of each record and its reuse flags.
-    pub(crate) fn build(self) -> (TransformBatch, Vec<u32>, Vec<u8>) {
+    /// The kept input records, the finished batch, the origin of each batch record and its
+    /// reuse flags.
+    pub(crate) fn build(self) -> (Vec<u32>, TransformBatch, Vec<u32>, Vec<u8>) {
         let (records, topics, topic_index) = self.columns.build();
         (
+            self.kept,
             TransformBatch {
                 records,
                 topics,

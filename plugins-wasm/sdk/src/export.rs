@@ -137,8 +137,9 @@ impl<T: Transformer> GuestTransformer for TransformerAdapter<T> {
             .map_err(|e| PluginError::Fatal(format!("the host sent a malformed batch: {e}")))?;
         let mut out = TransformBatchBuilder::with_capacity(records.len());
         let failures = self.0.with(|t| t.apply(records, &mut out))?;
-        let (batch, origins, reuse) = out.build();
+        let (kept, batch, origins, reuse) = out.build();
         Ok(TransformOutput {
+            kept,
             batch,
             origins,
             reuse,

@@ -19,10 +19,16 @@ pub struct Record<'a> {
     pub timestamp_ms: Option<i64>,
 }
 
-/// A sink record: a [`Record`] with its partition and offset.
+/// A sink record: a [`Record`] with where it was consumed — topic, partition, offset.
+///
+/// `consumed_topic` differs from `record.topic` when a transform renamed the record or it
+/// is back from a retry topic (Kafka Connect's `originalTopic`). `partition`, `offset`,
+/// `flush`'s offsets, `close` and held records are in the consumed topic's terms: keep
+/// offset bookkeeping by `consumed_topic`, and use `record.topic` for what to write.
 #[derive(Debug, Clone, Copy)]
 pub struct SinkRecord<'a> {
     pub record: Record<'a>,
+    pub consumed_topic: &'a str,
     pub partition: i32,
     pub offset: i64,
 }
@@ -165,6 +171,7 @@ impl<'a> Columns<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct SinkRecords<'a> {
     columns: Columns<'a>,
+    consumed_topic_index: &'a [u16],
     partitions: &'a [i32],
     offsets: &'a [i64],
 }
@@ -174,15 +181,30 @@ impl<'a> SinkRecords<'a> {
     pub fn new(batch: &'a SinkBatch) -> Result<Self, String> {
         let columns = Columns::new(&batch.records, &batch.topics, &batch.topic_index)?;
         let n = batch.topic_index.len();
-        if batch.partitions.len() != n || batch.offsets.len() != n {
+        if batch.partitions.len() != n
+            || batch.offsets.len() != n
+            || batch.consumed_topic_index.len() != n
+        {
             return Err(format!(
-                "{} partitions and {} offsets for {n} records",
+                "{} partitions, {} offsets and {} consumed topics for {n} records",
                 batch.partitions.len(),
-                batch.offsets.len()
+                batch.offsets.len(),
+                batch.consumed_topic_index.len()
+            ));
+        }
+        if let Some(bad) = batch
+            .consumed_topic_index
+            .iter()
+            .find(|t| usize::from(**t) >= batch.topics.len())
+        {
+            return Err(format!(
+                "consumed topic index {bad} is past the {} topics",
+                batch.topics.len()
             ));
         }
         Ok(Self {
             columns,
+            consumed_topic_index: &batch.consumed_topic_index,
             partitions: &batch.partitions,
             offsets: &batch.offsets,
         })
@@ -202,6 +224,7 @@ impl<'a> SinkRecords<'a> {
     pub fn get(&self, i: usize) -> Option<SinkRecord<'a>> {
         (i < self.len()).then(|| SinkRecord {
             record: self.columns.get(i),
+            consumed_topic: &self.columns.topics[usize::from(self.consumed_topic_index[i])],
             partition: self.partitions[i],
             offset: self.offsets[i],
         })

@@ -311,6 +311,19 @@ impl SourceRun<'_> {
         Ok(Some(owned(batch.records())))
     }
 
+    /// One `poll` of up to `max` records, counted and dropped without copies (for
+    /// benchmarks); `None` when the task has nothing now.
+    pub fn poll_count(&mut self, max: u32) -> Result<Option<usize>, TestkitError> {
+        let Some(batch) = self.harness.runtime.block_on(self.task.poll(max))? else {
+            return Ok(None);
+        };
+        for (_, position) in batch.checkpoints() {
+            self.positions.retain(|p| p.partition != position.partition);
+            self.positions.push(position.clone());
+        }
+        Ok(Some(batch.records().len()))
+    }
+
     /// Polls until the task has nothing more (or `max_polls` polls), returning every record.
     pub fn poll_all(&mut self, max_polls: usize) -> Result<Vec<OwnedRecord>, TestkitError> {
         let mut out = Vec::new();
@@ -353,13 +366,33 @@ pub struct SinkRun<'h> {
 impl SinkRun<'_> {
     /// Puts `records` (as partition 0 of their topics); returns the failed ones.
     pub fn put(&mut self, records: &[OwnedRecord]) -> Result<Vec<RecordFailure>, TestkitError> {
+        self.put_consumed(None, records)
+    }
+
+    /// Puts `records` as consumed from partition 0 of `consumed` while their own topics
+    /// say otherwise (as after a topic-renaming transform); offsets and `flush` are
+    /// `consumed`'s.
+    pub fn put_from(
+        &mut self,
+        consumed: &str,
+        records: &[OwnedRecord],
+    ) -> Result<Vec<RecordFailure>, TestkitError> {
+        self.put_consumed(Some(consumed), records)
+    }
+
+    fn put_consumed(
+        &mut self,
+        consumed: Option<&str>,
+        records: &[OwnedRecord],
+    ) -> Result<Vec<RecordFailure>, TestkitError> {
         let mut batch = SinkBatchBuilder::new();
         for r in records {
-            let next = match self.next_offsets.iter_mut().find(|o| o.topic == r.topic) {
+            let topic = consumed.unwrap_or(&r.topic);
+            let next = match self.next_offsets.iter_mut().find(|o| o.topic == topic) {
                 Some(o) => o,
                 None => {
                     self.next_offsets.push(PartitionOffset {
-                        topic: r.topic.clone(),
+                        topic: topic.to_string(),
                         partition: 0,
                         offset: 0,
                     });
@@ -369,7 +402,7 @@ impl SinkRun<'_> {
             };
             let offset = next.offset;
             next.offset += 1;
-            r.push_to(|record, headers| batch.push(record, headers, 0, offset))?;
+            r.push_to(|record, headers| batch.push_consumed(record, headers, topic, 0, offset))?;
         }
         Ok(self
             .harness

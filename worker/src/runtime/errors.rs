@@ -25,6 +25,7 @@ pub(super) enum Stage {
     Transformation,
     TaskPut,
     KafkaProduce,
+    KafkaConsume,
 }
 
 impl Stage {
@@ -35,6 +36,7 @@ impl Stage {
             Stage::Transformation => "TRANSFORMATION",
             Stage::TaskPut => "TASK_PUT",
             Stage::KafkaProduce => "KAFKA_PRODUCE",
+            Stage::KafkaConsume => "KAFKA_CONSUME",
         }
     }
 
@@ -99,38 +101,10 @@ impl ErrorHandler {
         let dlq = match &policy.dlq_topic {
             None => None,
             Some(topic) => {
-                let admin: AdminClient<DefaultClientContext> = clients
-                    .config(&clients.admin)
-                    .map_err(|e| format!("cannot create an admin client: {e}"))?
-                    .create()
-                    .map_err(|e| format!("cannot create an admin client: {e}"))?;
-                let new = NewTopic::new(
-                    topic,
-                    1,
-                    TopicReplication::Fixed(i32::from(policy.dlq_replication_factor)),
-                );
-                let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-                let created = admin.create_topics([&new], &options).await.map_err(|e| {
-                    format!("cannot create the dead letter queue topic {topic}: {e}")
-                })?;
-                for r in created {
-                    match r {
-                        Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                        Err((_, code)) => {
-                            return Err(format!(
-                                "cannot create the dead letter queue topic {topic}: {code}"
-                            ));
-                        }
-                    }
-                }
-                let mut props = producer_props.clone();
-                props.insert("acks".into(), "all".into());
-                props.insert("enable.idempotence".into(), "true".into());
-                Some(
-                    clients.config(&props)?.create().map_err(|e| {
-                        format!("cannot create the dead letter queue producer: {e}")
-                    })?,
-                )
+                let topics = [topic.as_str()];
+                let what = "the dead letter queue";
+                ensure_topics(clients, &topics, policy.dlq_replication_factor, what).await?;
+                Some(durable_producer(clients, producer_props, what)?)
             }
         };
         Ok(Self {
@@ -210,13 +184,7 @@ impl ErrorHandler {
                 value: Some(trace.as_bytes()),
             });
         }
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
-        if let Some(k) = failed.key {
-            record = record.key(k);
-        }
-        if let Some(v) = failed.value {
-            record = record.payload(v);
-        }
+        let record = record_to(topic, headers, failed.key, failed.value);
         // Waited for: a record is only skipped once its dead letter is durable.
         match producer.send(record, Duration::from_secs(30)).await {
             Ok(_) => {
@@ -231,6 +199,71 @@ impl ErrorHandler {
             }
         }
     }
+}
+
+/// A record for `topic` with `headers`, `key` and `value` (`None`: null).
+pub(super) fn record_to<'a>(
+    topic: &'a str,
+    headers: OwnedHeaders,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+) -> FutureRecord<'a, [u8], [u8]> {
+    let mut record = FutureRecord::to(topic).headers(headers);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(v) = value {
+        record = record.payload(v);
+    }
+    record
+}
+
+/// Creates `topics` (one partition each) where missing; `what` names them in errors.
+pub(super) async fn ensure_topics(
+    clients: &ClientSettings,
+    topics: &[&str],
+    replication_factor: i16,
+    what: &str,
+) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = clients
+        .config(&clients.admin)
+        .map_err(|e| format!("cannot create an admin client: {e}"))?
+        .create()
+        .map_err(|e| format!("cannot create an admin client: {e}"))?;
+    let replication = i32::from(replication_factor);
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(replication)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let created = admin
+        .create_topics(&new, &options)
+        .await
+        .map_err(|e| format!("cannot create {what} topics {}: {e}", topics.join(", ")))?;
+    for r in created {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(format!("cannot create {what} topic {topic}: {code}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A producer whose sends are durable when acknowledged (acks=all, idempotent).
+pub(super) fn durable_producer(
+    clients: &ClientSettings,
+    producer_props: &std::collections::BTreeMap<String, String>,
+    what: &str,
+) -> Result<FutureProducer, String> {
+    let mut props = producer_props.clone();
+    props.insert("acks".into(), "all".into());
+    props.insert("enable.idempotence".into(), "true".into());
+    clients
+        .config(&props)?
+        .create()
+        .map_err(|e| format!("cannot create {what} producer: {e}"))
 }
 
 /// Jittered exponential backoff for retriable errors, bounded by `errors.retry.timeout`.

@@ -50,6 +50,8 @@ pub(super) struct TaskMetrics {
     pub(super) errors_logged: AtomicU64,
     pub(super) dlq_requests: AtomicU64,
     pub(super) dlq_failures: AtomicU64,
+    /// Records parked in a retry topic (`errors.retry.topics`).
+    pub(super) retry_parked: AtomicU64,
     pub(super) last_error_ms: AtomicI64,
 }
 
@@ -189,6 +191,12 @@ const COMMON: &[Family] = &[
         help: "Failed writes to the dead letter queue.",
         kind: "counter",
         read: |m| u(&m.dlq_failures),
+    },
+    Family {
+        name: "task_error_retry_topic_produce_requests_total",
+        help: "Records parked in a retry topic (errors.retry.topics).",
+        kind: "counter",
+        read: |m| u(&m.retry_parked),
     },
     Family {
         name: "task_error_last_error_timestamp_seconds",

@@ -9,6 +9,8 @@
 //! - `settings` — the framework's keys of a connector config (converters, errors, restarts).
 //! - `converter` — JsonConverter, StringConverter, ByteArrayConverter.
 //! - `errors` — tolerance, dead-letter topic with context headers, retry backoff.
+//! - `retry_topics` — a sink's retry tiers (`errors.retry.topics`): failed records parked
+//!   in delay topics and consumed again when due.
 //! - `task` — what every task shares: identity, control channel, status writes.
 //! - `metrics` — Connect's metric groups as Prometheus series.
 //! - `source_task`, `sink_task` — the two task loops.
@@ -22,6 +24,7 @@ pub(crate) use batch_transform::check_plugins as check_wasm_transforms;
 mod converter;
 mod errors;
 mod metrics;
+mod retry_topics;
 mod settings;
 mod sink_offsets;
 mod sink_task;

@@ -30,6 +30,9 @@ pub(super) struct ErrorPolicy {
     pub(super) dlq_replication_factor: i16,
     /// `errors.deadletterqueue.context.headers.enable`.
     pub(super) dlq_context_headers: bool,
+    /// `errors.retry.topics` (sinks; Culvert's own): tiers a record failing `put` waits in
+    /// before the error handler gets it.
+    pub(super) retry_topics: Vec<super::retry_topics::RetryTier>,
 }
 
 /// Culvert's own keys: failed tasks restart by themselves.
@@ -233,6 +236,18 @@ impl TaskSettings {
             ))
             .unwrap_or(1),
             dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable", false),
+            retry_topics: match r.text("errors.retry.topics") {
+                None => Vec::new(),
+                Some(_) if !sink => {
+                    r.problems
+                        .push("errors.retry.topics applies to sink connectors only".to_string());
+                    Vec::new()
+                }
+                Some(text) => super::retry_topics::parse(&text).unwrap_or_else(|e| {
+                    r.problems.push(e);
+                    Vec::new()
+                }),
+            },
         };
         let max_buffered_bytes = r.int("max.buffered.bytes", 32 << 20, 1024);
         let restart = RestartPolicy {
@@ -404,6 +419,22 @@ mod tests {
         let problems = TaskSettings::parse(&c, &worker(), true).expect_err("invalid");
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[0].contains("errors.tolerance"));
+    }
+
+    #[test]
+    fn retry_topics_are_for_sinks_with_delays() {
+        let tiers = [("topics", "orders"), ("errors.retry.topics", "5s,1m")];
+        let s = TaskSettings::parse(&config(&tiers), &worker(), true).expect("valid");
+        let delays: Vec<Duration> = s.errors.retry_topics.iter().map(|t| t.delay).collect();
+        assert_eq!(delays, [Duration::from_secs(5), Duration::from_secs(60)]);
+        let problems = TaskSettings::parse(&config(&tiers), &worker(), false).expect_err("source");
+        assert_eq!(
+            problems,
+            ["errors.retry.topics applies to sink connectors only"]
+        );
+        let bad = [("topics", "orders"), ("errors.retry.topics", "5s,soon")];
+        let problems = TaskSettings::parse(&config(&bad), &worker(), true).expect_err("bad");
+        assert!(problems[0].contains("soon"), "{problems:?}");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! `put` runs as its own tokio task carrying the plugin instance, so the consumer keeps
 //! being polled while a slow sink works: records gather into the next batch up to a memory
 //! bound, then the partitions are paused (never dropped from the group for a slow `put`).
+//!
+//! With `errors.retry.topics`, records `put` fails on are parked in tier topics (see
+//! `retry_topics`) that this task also consumes: a tier partition whose head record is not
+//! due yet is paused and sought back to it until it is.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +29,7 @@ use tokio::task::JoinHandle;
 use super::batch_transform::{BatchChain, Item};
 use super::errors::{ErrorHandler, FailedRecord, Retry, Stage};
 use super::metrics::{TaskMetrics, add, time};
+use super::retry_topics::{self, Origin, Parking, RetryTopics};
 use super::settings::SinkTopics;
 use super::task::{Control, TaskContext};
 use super::transform::{self, Transformed};
@@ -141,6 +146,22 @@ struct Gathered {
     positions: BTreeMap<Tp, i64>,
     /// Records a WASM step of the chain failed on (batch transforms run just before `put`).
     transform_failures: Vec<TransformFailure>,
+    /// By index in the batch: records back from a retry topic, already transformed.
+    returned: BTreeSet<usize>,
+}
+
+/// A record `put` failed on.
+struct PutFailure<'a> {
+    /// Its topic as the plugin was given it.
+    topic: &'a str,
+    /// Where it was consumed: topic, partition, offset.
+    consumed: (&'a str, i32, i64),
+    /// Key and value as the plugin was given them, and as consumed.
+    given: (Option<&'a [u8]>, Option<&'a [u8]>),
+    original: (Option<&'a [u8]>, Option<&'a [u8]>),
+    headers: Vec<(&'a str, Option<&'a [u8]>)>,
+    timestamp_ms: Option<i64>,
+    message: &'a str,
 }
 
 /// A consumed record the batch transforms failed on, for the error handler.
@@ -202,11 +223,15 @@ pub(super) async fn run(
             })
             .map_err(|e| format!("cannot create the task's consumer: {e}"))?,
     );
-    let topics: Vec<String> = match &ctx.settings.topics {
+    let mut topics: Vec<String> = match &ctx.settings.topics {
         Some(SinkTopics::List(list)) => list.clone(),
         Some(SinkTopics::Regex(r)) => vec![r.clone()],
         None => return Err("the sink has no topics to consume".into()),
     };
+    let retry = ctx.retry_topics().await?;
+    if let Some(retry) = &retry {
+        topics.extend(retry.topics().map(str::to_string));
+    }
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&refs)
@@ -226,6 +251,10 @@ pub(super) async fn run(
         buffer_paused: false,
         last_put: tokio::time::Instant::now(),
         batch_chain: batch_chain.map(|c| Arc::new(tokio::sync::Mutex::new(c))),
+        retry,
+        parked: BTreeMap::new(),
+        awaiting: BTreeMap::new(),
+        origins: BTreeMap::new(),
     };
     let outcome = sink.run(&mut ctx).await;
     let closing = sink.close_all(&ctx).await;
@@ -284,6 +313,16 @@ struct Sink {
     last_put: tokio::time::Instant,
     /// The transform chain when it has WASM steps: applied to each batch before `put`.
     batch_chain: Option<Arc<tokio::sync::Mutex<BatchChain>>>,
+    /// `errors.retry.topics`: the tiers failed records wait in.
+    retry: Option<RetryTopics>,
+    /// Tier partitions paused until their head record is due: (its offset, due epoch ms).
+    parked: BTreeMap<Tp, (i64, i64)>,
+    /// Tier partitions resumed after parking, with the offset expected next: other records
+    /// arriving first were fetched before the seek back, and are ignored.
+    awaiting: BTreeMap<Tp, i64>,
+    /// Where records back from a tier topic were first consumed, by their tier coordinates,
+    /// until committed.
+    origins: BTreeMap<(Tp, i64), Origin>,
 }
 
 impl Sink {
@@ -335,6 +374,10 @@ impl Sink {
             }
             let receive = !full || self.buffer_paused;
             let consumer = Arc::clone(&self.consumer);
+            let unpark_at = self.parked.values().map(|(_, due)| *due).min().map(|due| {
+                let wait = u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0);
+                tokio::time::Instant::now() + std::time::Duration::from_millis(wait)
+            });
             tokio::select! {
                 biased;
                 _ = ctx.control.changed() => {}
@@ -356,6 +399,12 @@ impl Sink {
                     self.start_put(&ctx.metrics);
                 }
                 _ = tokio::time::sleep(super::task::LEASE_POLL), if !may_write => {}
+                _ = async {
+                    match unpark_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.unpark_due(),
                 message = consumer.recv(), if receive => {
                     match message {
                         Ok(m) => self.take(ctx, &m).await?,
@@ -393,32 +442,145 @@ impl Sink {
         let result = if pause {
             self.consumer.pause(&assignment)
         } else {
-            self.consumer.resume(&assignment)
+            // Parked tier partitions stay paused until their record is due.
+            let mut resume = TopicPartitionList::new();
+            for e in assignment.elements() {
+                let tp = (e.topic().to_string(), e.partition());
+                if !self.parked.contains_key(&tp) {
+                    resume.add_partition(e.topic(), e.partition());
+                }
+            }
+            self.consumer.resume(&resume)
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, pause, "cannot pause or resume the task's partitions");
         }
     }
 
+    /// Pauses tier partition `tp` and rewinds it to `offset`, whose record is due at
+    /// `due_ms`; it resumes then (see [`Sink::unpark_due`]).
+    fn park(&mut self, tp: &Tp, offset: i64, due_ms: i64) {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&tp.0, tp.1);
+        if let Err(e) = self.consumer.pause(&list) {
+            tracing::warn!(error = %e, topic = %tp.0, partition = tp.1,
+                "cannot pause a retry topic partition");
+        }
+        // Asynchronous (no timeout): librdkafka drops what it fetched past `offset`.
+        let rewind = self.consumer.seek(
+            &tp.0,
+            tp.1,
+            Offset::Offset(offset),
+            std::time::Duration::ZERO,
+        );
+        if let Err(e) = rewind {
+            tracing::warn!(error = %e, topic = %tp.0, partition = tp.1,
+                "cannot rewind a retry topic partition");
+        }
+        self.awaiting.remove(tp);
+        self.parked.insert(tp.clone(), (offset, due_ms));
+    }
+
+    /// Resumes the tier partitions whose head record is due.
+    fn unpark_due(&mut self) {
+        let now = now_ms();
+        let due: Vec<(Tp, i64)> = self
+            .parked
+            .iter()
+            .filter(|(_, (_, due))| *due <= now)
+            .map(|(tp, (offset, _))| (tp.clone(), *offset))
+            .collect();
+        let mut list = TopicPartitionList::new();
+        for (tp, offset) in due {
+            self.parked.remove(&tp);
+            self.awaiting.insert(tp.clone(), offset);
+            list.add_partition(&tp.0, tp.1);
+        }
+        if !self.paused
+            && !self.buffer_paused
+            && let Err(e) = self.consumer.resume(&list)
+        {
+            tracing::warn!(error = %e, "cannot resume retry topic partitions");
+        }
+    }
+
+    /// Takes a record consumed from a retry tier's partition `tp`: parks the partition when
+    /// the record is not due yet, else hands it on as the plugin had it before (no
+    /// conversion, no transforms).
+    async fn take_returned(
+        &mut self,
+        ctx: &mut TaskContext,
+        m: &BorrowedMessage<'_>,
+        tp: Tp,
+    ) -> Result<(), String> {
+        let offset = m.offset();
+        if let Some(&(parked_at, due)) = self.parked.get(&tp) {
+            // Fetched behind a parked record (or after a resume of every partition).
+            self.park(&tp, parked_at, due);
+            return Ok(());
+        }
+        if let Some(&expected) = self.awaiting.get(&tp) {
+            if offset != expected {
+                if offset > expected {
+                    // A prefetch from before the rewind; rewind again to be sure.
+                    self.park(&tp, expected, 0);
+                    self.unpark_due();
+                }
+                return Ok(());
+            }
+            self.awaiting.remove(&tp);
+        }
+        let headers = headers_of(m);
+        let returned = match retry_topics::read(&headers) {
+            Ok(r) => r,
+            Err(why) => {
+                self.next.extra.positions.insert(tp, offset + 1);
+                let why = format!("not a Culvert retry record: {why}");
+                let stage = (Stage::KafkaConsume, "errors.retry.topics", why.as_str());
+                return self.report_consumed(stage, m, &headers).await;
+            }
+        };
+        if returned.due_ms > now_ms() {
+            self.park(&tp, offset, returned.due_ms);
+            return Ok(());
+        }
+        add(&ctx.metrics.sink_read, 1);
+        self.next.extra.positions.insert(tp.clone(), offset + 1);
+        let record = Record::new(
+            returned.topic,
+            m.key(),
+            m.payload(),
+            m.timestamp().to_millis(),
+        );
+        self.next
+            .builder
+            .push_consumed(&record, &returned.headers, &tp.0, tp.1, offset)
+            .map_err(|e| format!("{}-{} at offset {offset}: {e}", tp.0, tp.1))?;
+        let index = self.next.builder.len() - 1;
+        self.next.extra.returned.insert(index);
+        self.next.bytes += m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len);
+        self.origins.insert((tp, offset), returned.origin);
+        Ok(())
+    }
+
     /// Converts one consumed record into the next batch (or the error handler).
     async fn take(&mut self, ctx: &mut TaskContext, m: &BorrowedMessage<'_>) -> Result<(), String> {
         let topic = m.topic();
-        add(&ctx.metrics.sink_read, 1);
         let tp = (topic.to_string(), m.partition());
         if !self.owned.contains(&tp) {
             // Assigned in a rebalance the loop has not seen yet.
             self.owned.insert(tp.clone());
         }
-        self.next.extra.positions.insert(tp, m.offset() + 1);
-        let mut headers = Vec::new();
-        if let Some(hs) = m.headers() {
-            for h in hs.iter() {
-                headers.push(culvert_plugin_host::Header {
-                    name: h.key,
-                    value: h.value,
-                });
-            }
+        if self
+            .retry
+            .as_ref()
+            .is_some_and(|r| r.tier_of(topic).is_some())
+        {
+            return self.take_returned(ctx, m, tp).await;
         }
+        add(&ctx.metrics.sink_read, 1);
+        self.next.extra.positions.insert(tp, m.offset() + 1);
+        let headers = headers_of(m);
         let key = (ctx.settings.key_converter.to_plugin(m.key()))
             .map_err(|e| (Stage::KeyConverter, "key.converter", e));
         let value = (ctx.settings.value_converter.to_plugin(m.payload()))
@@ -468,7 +630,7 @@ impl Sink {
         let record_headers = transformed_headers.as_deref().unwrap_or(&headers);
         self.next
             .builder
-            .push(&record, record_headers, m.partition(), m.offset())
+            .push_consumed(&record, record_headers, topic, m.partition(), m.offset())
             .map_err(|e| format!("{topic}-{} at offset {}: {e}", m.partition(), m.offset()))?;
         if changed {
             let index = self.next.builder.len() - 1;
@@ -601,45 +763,97 @@ impl Sink {
         for f in &failures {
             if let Some(held) = &f.held {
                 // Taken by an earlier put; the plugin handed it back whole.
-                self.errors
-                    .report(FailedRecord {
-                        stage: Stage::TaskPut,
-                        class_name: &ctx.class,
-                        message: &f.message,
+                let given = (held.key.as_deref(), held.value.as_deref());
+                self.put_failed(
+                    ctx,
+                    PutFailure {
                         topic: &held.topic,
-                        partition: Some(held.partition),
-                        offset: Some(held.offset),
-                        key: held.key.as_deref(),
-                        value: held.value.as_deref(),
+                        consumed: (&held.consumed_topic, held.partition, held.offset),
+                        given,
+                        original: given,
                         headers: Vec::new(),
-                    })
-                    .await?;
+                        timestamp_ms: None,
+                        message: &f.message,
+                    },
+                )
+                .await?;
                 continue;
             }
-            let Some((record, partition, offset)) = batch.get(f.index) else {
+            let (Some((record, partition, offset)), Some(consumed)) =
+                (batch.get(f.index), batch.consumed_topic(f.index))
+            else {
                 continue;
             };
-            let (topic, key, value) = match originals.originals.get(&f.index) {
-                Some(o) => (o.topic.as_str(), o.key.as_deref(), o.value.as_deref()),
-                None => (record.topic, record.key, record.value),
-            };
+            let given = (record.key, record.value);
+            let original = originals
+                .originals
+                .get(&f.index)
+                .map_or(given, |o| (o.key.as_deref(), o.value.as_deref()));
             let headers = record.headers();
-            self.errors
-                .report(FailedRecord {
-                    stage: Stage::TaskPut,
-                    class_name: &ctx.class,
-                    message: &f.message,
-                    topic,
-                    partition: Some(partition),
-                    offset: Some(offset),
-                    key,
-                    value,
+            self.put_failed(
+                ctx,
+                PutFailure {
+                    topic: record.topic,
+                    consumed: (consumed, partition, offset),
+                    given,
+                    original,
                     headers: headers.iter().map(|h| (h.name, h.value)).collect(),
-                })
-                .await?;
+                    timestamp_ms: record.timestamp_ms,
+                    message: &f.message,
+                },
+            )
+            .await?;
         }
         self.advance(&originals.positions);
         Ok(())
+    }
+
+    /// A record `put` failed on: parked in the next retry tier when one is left, else
+    /// handed to the error handler with where it was first consumed.
+    async fn put_failed(&mut self, ctx: &TaskContext, f: PutFailure<'_>) -> Result<(), String> {
+        let (consumed, partition, offset) = f.consumed;
+        let tp = (consumed.to_string(), partition);
+        let returned = self.origins.get(&(tp, offset)).cloned();
+        let origin = returned.clone().unwrap_or_else(|| Origin {
+            topic: consumed.to_string(),
+            partition,
+            offset,
+        });
+        if let Some(retry) = &self.retry
+            && let Some(tier) = retry.next_tier(consumed)
+        {
+            let parking = Parking {
+                topic: f.topic,
+                origin: &origin,
+                key: f.given.0,
+                value: f.given.1,
+                headers: f.headers,
+                timestamp_ms: f.timestamp_ms,
+                message: f.message,
+            };
+            retry.park(tier, parking).await?;
+            add(&ctx.metrics.retry_parked, 1);
+            return Ok(());
+        }
+        // Back from a retry topic, the record is as the plugin had it (no originals).
+        let (key, value) = if returned.is_some() {
+            f.given
+        } else {
+            f.original
+        };
+        self.errors
+            .report(FailedRecord {
+                stage: Stage::TaskPut,
+                class_name: &ctx.class,
+                message: f.message,
+                topic: &origin.topic,
+                partition: Some(origin.partition),
+                offset: Some(origin.offset),
+                key,
+                value,
+                headers: f.headers,
+            })
+            .await
     }
 
     /// Records `positions` as handed over (for partitions still owned).
@@ -743,6 +957,9 @@ impl Sink {
                 }
             }
         }
+        // Records back from retry topics below the committed offsets are done with.
+        self.origins
+            .retain(|(tp, offset), _| commit.get(tp).is_none_or(|c| offset >= c));
         self.committed.extend(commit);
         Ok(())
     }
@@ -762,7 +979,10 @@ impl Sink {
                 self.owned.remove(tp);
                 self.current.remove(tp);
                 self.committed.remove(tp);
+                self.parked.remove(tp);
+                self.awaiting.remove(tp);
             }
+            self.origins.retain(|(tp, _), _| !revoked.contains(tp));
             let list = to_partitions(&revoked);
             if let Some(instance) = self.instance.as_mut() {
                 instance.close(&list).await.map_err(|e| e.to_string())?;
@@ -810,6 +1030,25 @@ impl Sink {
     }
 }
 
+/// A consumed record's headers, borrowed.
+fn headers_of<'m>(m: &'m BorrowedMessage<'_>) -> Vec<culvert_plugin_host::Header<'m>> {
+    m.headers().map_or_else(Vec::new, |hs| {
+        hs.iter()
+            .map(|h| culvert_plugin_host::Header {
+                name: h.key,
+                value: h.value,
+            })
+            .collect()
+    })
+}
+
+/// Wall-clock milliseconds since the Unix epoch (retry records carry due times in it).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// librdkafka reports most consumer errors for information only (a topic that does not
 /// exist yet, a broker connection that dropped) and keeps consuming; only a fatal one ends
 /// the task. A sink subscribed to a topic nobody created yet waits for it, as Connect's do.
@@ -850,6 +1089,10 @@ async fn transform_batch(
             continue;
         };
         coordinates.push((partition, offset));
+        if gathered.returned.contains(&n) {
+            // Back from a retry topic: transformed before it was parked.
+            continue;
+        }
         items.push(Item::of(
             &record,
             &record.headers(),
@@ -892,19 +1135,38 @@ async fn transform_batch(
     }
     let mut builder = SinkBatchBuilder::new();
     let mut originals = BTreeMap::new();
-    for item in applied.items {
-        let (partition, offset) = coordinates.get(item.origin).copied().unwrap_or((0, -1));
-        let record = Record::new(
-            &item.topic,
-            item.key.as_deref(),
-            item.value.as_deref(),
-            item.timestamp_ms,
-        );
-        if let Err(e) = builder.push(&record, &item.host_headers(), partition, offset) {
-            return Err((batch, gathered, format!("a transformed record: {e}")));
+    let mut returned = BTreeSet::new();
+    let mut items = applied.items.into_iter().peekable();
+    for n in 0..batch.len() {
+        let Some((record, partition, offset)) = batch.get(n) else {
+            continue;
+        };
+        let consumed = batch.consumed_topic(n).unwrap_or(record.topic);
+        if gathered.returned.contains(&n) {
+            let pushed =
+                builder.push_consumed(&record, &record.headers(), consumed, partition, offset);
+            if let Err(e) = pushed {
+                return Err((batch, gathered, format!("a record from a retry topic: {e}")));
+            }
+            returned.insert(builder.len() - 1);
+            continue;
         }
-        originals.insert(builder.len() - 1, original_of(item.origin, &gathered));
+        while let Some(item) = items.next_if(|i| i.origin == n) {
+            let record = Record::new(
+                &item.topic,
+                item.key.as_deref(),
+                item.value.as_deref(),
+                item.timestamp_ms,
+            );
+            let pushed =
+                builder.push_consumed(&record, &item.host_headers(), consumed, partition, offset);
+            if let Err(e) = pushed {
+                return Err((batch, gathered, format!("a transformed record: {e}")));
+            }
+            originals.insert(builder.len() - 1, original_of(n, &gathered));
+        }
     }
     gathered.originals = originals;
+    gathered.returned = returned;
     Ok((builder.build(), gathered))
 }

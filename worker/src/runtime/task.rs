@@ -189,6 +189,25 @@ impl TaskContext {
         .await
     }
 
+    /// The sink's retry tiers, when `errors.retry.topics` names any (topics created).
+    pub(super) async fn retry_topics(
+        &self,
+    ) -> Result<Option<super::retry_topics::RetryTopics>, String> {
+        let errors = &self.settings.errors;
+        if errors.retry_topics.is_empty() {
+            return Ok(None);
+        }
+        super::retry_topics::RetryTopics::new(
+            &self.connector,
+            &errors.retry_topics,
+            &self.clients,
+            &self.settings.producer,
+            errors.dlq_replication_factor,
+        )
+        .await
+        .map(Some)
+    }
+
     /// Writes the first status of a started task: PAUSED for a paused connector (never a
     /// passing RUNNING), RUNNING otherwise. Returns whether it starts paused.
     pub(super) async fn announce_start(&self) -> bool {

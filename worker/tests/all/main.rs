@@ -11,6 +11,7 @@ mod membership;
 mod openapi;
 mod pipeline;
 mod rest;
+mod retry_topics;
 mod secured;
 mod standalone;
 mod stores;

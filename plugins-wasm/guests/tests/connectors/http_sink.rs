@@ -425,14 +425,19 @@ fn records_that_fail_after_their_put_are_handed_back_whole() {
             ("retry.backoff.max.ms", "100"),
         ],
     );
+    // Consumed from `orders-raw`, renamed `orders` by a transform: offsets are kept by
+    // the consumed topic, the record handed back with both.
     let records = [record(json!({"id": 1})), record(json!({"id": 2}))];
     assert!(
-        sink.put(&records).expect("put").is_empty(),
+        sink.put_from("orders-raw", &records)
+            .expect("put")
+            .is_empty(),
         "held, not failed yet"
     );
+    let durable = sink.flush().expect("flush");
     assert_eq!(
-        sink.flush().expect("flush")[0].offset,
-        0,
+        (durable[0].topic.as_str(), durable[0].offset),
+        ("orders-raw", 0),
         "held records are not durable"
     );
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -446,6 +451,7 @@ fn records_that_fail_after_their_put_are_handed_back_whole() {
         let held = f.held.as_ref().expect("handed back whole");
         assert_eq!(held.value, want.value);
         assert_eq!(held.topic, "orders");
+        assert_eq!(held.consumed_topic, "orders-raw");
         assert!(
             f.message.contains("503") && f.message.contains("after 2 retries"),
             "{}",

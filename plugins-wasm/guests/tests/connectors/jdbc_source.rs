@@ -670,3 +670,38 @@ fn sqlite_incrementing_from_a_jdbc_url() {
         vec![4]
     );
 }
+
+#[test]
+fn text_needing_json_escapes_arrives_intact() {
+    let pg = Postgres::start().expect("postgres");
+    pg.psql(
+        "postgres",
+        "CREATE TABLE notes (id int PRIMARY KEY, body text);
+         INSERT INTO notes VALUES (1, E'quote \" backslash \\\\ tab \\t newline \\n cr \\r'),
+           (2, E'control \\x01 \\x1f end'), (3, 'é ü 日本 ✓'), (4, '');",
+    )
+    .expect("setup");
+    let (url, grant) = url_and_grant(&pg);
+    let h = harness();
+    let config = [
+        ("connection.url", url.as_str()),
+        ("plugin.allow.sql.urls", grant.as_str()),
+        ("mode", "incrementing"),
+        ("incrementing.column.name", "id"),
+        ("table.whitelist", "notes"),
+        ("topic.prefix", "pg-"),
+        ("poll.interval.ms", "100"),
+    ];
+    let mut run = h.source(&config).expect("starts");
+    let records = poll_until(&mut run, 4, Duration::from_secs(20));
+    let bodies: Vec<Value> = records.iter().map(|r| payload(r)["body"].clone()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "quote \" backslash \\ tab \t newline \n cr \r",
+            "control \u{1} \u{1f} end",
+            "é ü 日本 ✓",
+            "",
+        ]
+    );
+}

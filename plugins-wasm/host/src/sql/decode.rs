@@ -63,63 +63,125 @@ where
     Ok((!raw.is_null()).then(|| raw.type_info().into_owned()))
 }
 
-/// Reads column `i` of a PostgreSQL row.
-pub(crate) fn pg(row: &PgRow, i: usize) -> Result<Value, Failed> {
-    let name = row.columns()[i].name();
-    let Some(info) = value_type(row, i)? else {
+/// How a PostgreSQL column is read: decided once per result set from the column's type
+/// (a PostgreSQL column has one type for every row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PgKind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Char,
+    Uuid,
+    Json,
+    Bytea,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Unsupported,
+}
+
+/// The reader for a column of type `info`.
+pub(crate) fn pg_kind(info: &sqlx::postgres::PgTypeInfo) -> PgKind {
+    match info.name() {
+        "BOOL" => PgKind::Bool,
+        "INT2" => PgKind::Int2,
+        "INT4" => PgKind::Int4,
+        "INT8" => PgKind::Int8,
+        "OID" => PgKind::Oid,
+        "FLOAT4" => PgKind::Float4,
+        "FLOAT8" => PgKind::Float8,
+        "NUMERIC" => PgKind::Numeric,
+        "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" | "XML" => PgKind::Text,
+        "\"CHAR\"" => PgKind::Char,
+        "UUID" => PgKind::Uuid,
+        "JSON" | "JSONB" => PgKind::Json,
+        "BYTEA" => PgKind::Bytea,
+        "DATE" => PgKind::Date,
+        "TIME" => PgKind::Time,
+        "TIMESTAMP" => PgKind::Timestamp,
+        "TIMESTAMPTZ" => PgKind::TimestampTz,
+        _ if matches!(info.kind(), PgTypeKind::Enum(_)) => PgKind::Text,
+        _ => PgKind::Unsupported,
+    }
+}
+
+/// Reads column `i` of a PostgreSQL row with the reader chosen for its column (decoding
+/// the raw value once; `try_get` would look the column up again).
+pub(crate) fn pg(row: &PgRow, i: usize, kind: PgKind) -> Result<Value, Failed> {
+    type Pg = sqlx::Postgres;
+    let raw = row
+        .try_get_raw(i)
+        .map_err(|e| failed(row.columns()[i].name(), "?", e))?;
+    if raw.is_null() {
         return Ok(Value::Null);
+    }
+    let err = |e: sqlx::error::BoxDynError| {
+        let column = &row.columns()[i];
+        failed(
+            column.name(),
+            column.type_info().name(),
+            sqlx::Error::Decode(e),
+        )
     };
-    let ty = info.name();
-    let err = |e| failed(name, ty, e);
-    Ok(match ty {
-        "BOOL" => Value::Boolean(row.try_get_unchecked(i).map_err(err)?),
-        "INT2" => Value::Int(row.try_get_unchecked::<i16, _>(i).map_err(err)?.into()),
-        "INT4" => Value::Int(row.try_get_unchecked::<i32, _>(i).map_err(err)?.into()),
-        "INT8" => Value::Int(row.try_get_unchecked(i).map_err(err)?),
-        "OID" => Value::Int(
-            row.try_get_unchecked::<sqlx::postgres::types::Oid, _>(i)
+    Ok(match kind {
+        PgKind::Bool => Value::Boolean(<bool as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Int2 => Value::Int(<i16 as sqlx::Decode<Pg>>::decode(raw).map_err(err)?.into()),
+        PgKind::Int4 => Value::Int(<i32 as sqlx::Decode<Pg>>::decode(raw).map_err(err)?.into()),
+        PgKind::Int8 => Value::Int(<i64 as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Oid => Value::Int(
+            <sqlx::postgres::types::Oid as sqlx::Decode<Pg>>::decode(raw)
                 .map_err(err)?
                 .0
                 .into(),
         ),
-        "FLOAT4" => Value::Double(row.try_get_unchecked::<f32, _>(i).map_err(err)?.into()),
-        "FLOAT8" => Value::Double(row.try_get_unchecked(i).map_err(err)?),
-        "NUMERIC" => {
-            let raw = row.try_get_raw(i).map_err(err)?;
-            let bytes = raw
-                .as_bytes()
-                .map_err(|e| format!("column {name:?} ({ty}): {e}"))?;
-            pg_numeric(bytes).map_err(|e| format!("column {name:?} ({ty}): {e}"))?
+        PgKind::Float4 => {
+            Value::Double(<f32 as sqlx::Decode<Pg>>::decode(raw).map_err(err)?.into())
         }
-        "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" | "XML" => {
-            Value::Text(row.try_get_unchecked(i).map_err(err)?)
+        PgKind::Float8 => Value::Double(<f64 as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Numeric => {
+            let column = || {
+                let c = &row.columns()[i];
+                format!("column {:?} ({})", c.name(), c.type_info().name())
+            };
+            let bytes = raw.as_bytes().map_err(|e| format!("{}: {e}", column()))?;
+            pg_numeric(bytes).map_err(|e| format!("{}: {e}", column()))?
         }
-        "\"CHAR\"" => Value::Text(
-            char::from(row.try_get_unchecked::<i8, _>(i).map_err(err)? as u8).to_string(),
+        PgKind::Text => Value::Text(<String as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Char => Value::Text(
+            char::from(<i8 as sqlx::Decode<Pg>>::decode(raw).map_err(err)? as u8).to_string(),
         ),
-        "UUID" => Value::Text(
-            row.try_get_unchecked::<uuid::Uuid, _>(i)
+        PgKind::Uuid => Value::Text(
+            <uuid::Uuid as sqlx::Decode<Pg>>::decode(raw)
                 .map_err(err)?
                 .to_string(),
         ),
-        "JSON" | "JSONB" => Value::Text(
-            row.try_get_unchecked::<serde_json::Value, _>(i)
+        PgKind::Json => Value::Text(
+            <serde_json::Value as sqlx::Decode<Pg>>::decode(raw)
                 .map_err(err)?
                 .to_string(),
         ),
-        "BYTEA" => Value::Bytes(row.try_get_unchecked(i).map_err(err)?),
-        "DATE" => date(row.try_get_unchecked(i).map_err(err)?),
-        "TIME" => time(row.try_get_unchecked(i).map_err(err)?),
-        "TIMESTAMP" => timestamp(row.try_get_unchecked(i).map_err(err)?),
-        "TIMESTAMPTZ" => Value::Timestamp(
-            row.try_get_unchecked::<DateTime<Utc>, _>(i)
+        PgKind::Bytea => Value::Bytes(<Vec<u8> as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Date => date(<NaiveDate as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Time => time(<NaiveTime as sqlx::Decode<Pg>>::decode(raw).map_err(err)?),
+        PgKind::Timestamp => {
+            timestamp(<NaiveDateTime as sqlx::Decode<Pg>>::decode(raw).map_err(err)?)
+        }
+        PgKind::TimestampTz => Value::Timestamp(
+            <DateTime<Utc> as sqlx::Decode<Pg>>::decode(raw)
                 .map_err(err)?
                 .timestamp_micros(),
         ),
-        _ if matches!(info.kind(), PgTypeKind::Enum(_)) => {
-            Value::Text(row.try_get_unchecked(i).map_err(err)?)
+        PgKind::Unsupported => {
+            let column = &row.columns()[i];
+            return Err(unsupported(column.name(), column.type_info().name()));
         }
-        _ => return Err(unsupported(name, ty)),
     })
 }
 
@@ -154,7 +216,8 @@ fn pg_numeric(bytes: &[u8]) -> Result<Value, String> {
             .and_then(|k| digits.get(k).copied())
             .unwrap_or(0)
     };
-    let mut text = String::new();
+    let int_digits = usize::try_from(weight + 1).unwrap_or(1).max(1) * 4;
+    let mut text = String::with_capacity(1 + int_digits + 1 + dscale + 4);
     if sign == 0x4000 {
         text.push('-');
     }
@@ -162,26 +225,44 @@ fn pg_numeric(bytes: &[u8]) -> Result<Value, String> {
         text.push('0');
     } else {
         for w in (0..=weight).rev() {
-            let d = digit(w);
+            let four = four_digits(digit(w));
             if w == weight {
-                text.push_str(&d.to_string());
+                // The leading group without its leading zeros.
+                let first = four.iter().position(|d| *d != b'0').unwrap_or(3);
+                push_ascii(&mut text, &four[first..]);
             } else {
-                text.push_str(&format!("{d:04}"));
+                push_ascii(&mut text, &four);
             }
         }
     }
     if dscale > 0 {
-        let mut frac = String::new();
+        text.push('.');
+        let mut left = dscale;
         let mut w = -1;
-        while frac.len() < dscale {
-            frac.push_str(&format!("{:04}", digit(w)));
+        while left > 0 {
+            let four = four_digits(digit(w));
+            let take = left.min(4);
+            push_ascii(&mut text, &four[..take]);
+            left -= take;
             w -= 1;
         }
-        frac.truncate(dscale);
-        text.push('.');
-        text.push_str(&frac);
     }
     Ok(Value::Decimal(text))
+}
+
+/// A base-10000 digit as four ASCII decimal digits.
+fn four_digits(d: u16) -> [u8; 4] {
+    let d = d % 10_000;
+    [
+        b'0' + (d / 1000) as u8,
+        b'0' + (d / 100 % 10) as u8,
+        b'0' + (d / 10 % 10) as u8,
+        b'0' + (d % 10) as u8,
+    ]
+}
+
+fn push_ascii(text: &mut String, digits: &[u8]) {
+    text.extend(digits.iter().map(|d| char::from(*d)));
 }
 
 /// Reads column `i` of a MySQL/MariaDB row.

@@ -98,19 +98,20 @@ async fn collect<R>(
     mut stream: BoxStream<'_, Result<R, sqlx::Error>>,
     max_rows: u32,
     width: usize,
-    read: fn(&R, usize) -> Result<Value, String>,
+    read: impl Fn(&R, usize) -> Result<Value, String>,
 ) -> Result<(Vec<Vec<Value>>, bool), SqlError> {
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity((max_rows as usize).min(4096));
     let mut bytes = 0usize;
     while let Some(row) = stream.try_next().await.map_err(db_error)? {
         if rows.len() >= max_rows as usize {
             return Ok((rows, true));
         }
-        let values = (0..width)
-            .map(|i| read(&row, i))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(SqlError::Unsupported)?;
-        bytes += values.iter().map(decode::size).sum::<usize>();
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            let value = read(&row, i).map_err(SqlError::Unsupported)?;
+            bytes += decode::size(&value);
+            values.push(value);
+        }
         if bytes > MAX_RESULT_BYTES {
             return Err(SqlError::Unsupported(format!(
                 "the result is larger than {MAX_RESULT_BYTES} bytes after {} rows; ask for \
@@ -149,9 +150,14 @@ async fn query_on(conn: &mut Conn, stmt: Statement, max_rows: u32) -> Result<Row
             let (args, types) = bind::pg(stmt.params).map_err(SqlError::Invalid)?;
             let prepared = c.prepare_with(&text, &types).await.map_err(db_error)?;
             let cols = columns(prepared.columns());
-            let width = cols.len();
+            let kinds: Vec<decode::PgKind> = prepared
+                .columns()
+                .iter()
+                .map(|c| decode::pg_kind(c.type_info()))
+                .collect();
             let rows = prepared.query_with(args).fetch(&mut **c);
-            (cols, collect(rows, max_rows, width, decode::pg).await?)
+            let read = |row: &sqlx::postgres::PgRow, i: usize| decode::pg(row, i, kinds[i]);
+            (cols, collect(rows, max_rows, kinds.len(), read).await?)
         }
         Conn::My(c) => {
             let args = bind::mysql(stmt.params).map_err(SqlError::Invalid)?;

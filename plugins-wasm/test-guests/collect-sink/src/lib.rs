@@ -65,7 +65,7 @@ impl SinkTask for CollectTask {
     fn put(&mut self, records: SinkRecords<'_>) -> Result<Vec<RecordFailure>, PluginError> {
         let mut failures = Vec::new();
         for (i, r) in records.iter().enumerate() {
-            let key = (r.record.topic.to_string(), r.partition);
+            let key = (r.consumed_topic.to_string(), r.partition);
             if let Some(next) = self.next.get(&key)
                 && *next != r.offset
             {

@@ -2,7 +2,9 @@
 //! record through unchanged, except that records whose value contains `drop.containing` are
 //! dropped and those containing `fail.containing` are reported as failed. By default it
 //! reuses the input (nothing is copied back); `copy=true` makes it copy every byte into its
-//! output instead; `key=<text>` replaces every key and reuses value and headers.
+//! output instead; `key=<text>` replaces every key and reuses value and headers;
+//! `also.key=<text>` keeps each record and adds a copy with that key after it; `twice=true`
+//! keeps each record twice.
 
 use culvert_connector_sdk::{
     Config, ConfigKeyBuilder, ConfigType, Part, Plugin, PluginError, PluginSpec, RecordFailure,
@@ -37,6 +39,11 @@ impl Plugin for Identity {
                     "key",
                     "Replace every key with this text (value and headers reused).",
                 ),
+                key(
+                    "also.key",
+                    "Keep each record and add a copy with this key after it.",
+                ),
+                key("twice", "true: keep each record twice."),
             ],
         }
     }
@@ -52,6 +59,8 @@ pub struct IdentityInstance {
     fail_containing: Option<Vec<u8>>,
     copy: bool,
     key: Option<Vec<u8>>,
+    also_key: Option<Vec<u8>>,
+    twice: bool,
 }
 
 fn marker(cfg: &Config, key: &str) -> Option<Vec<u8>> {
@@ -74,6 +83,8 @@ impl Transformer for IdentityInstance {
             fail_containing: marker(&cfg, "fail.containing"),
             copy: cfg.get("copy") == Some("true"),
             key: marker(&cfg, "key"),
+            also_key: marker(&cfg, "also.key"),
+            twice: cfg.get("twice") == Some("true"),
         })
     }
 
@@ -96,7 +107,10 @@ impl Transformer for IdentityInstance {
             if contains(r.value, &self.drop_containing) {
                 continue;
             }
-            if let Some(key) = &self.key {
+            if self.twice || self.also_key.is_some() {
+                out.keep(i, &r).map_err(PluginError::Fatal)?;
+            }
+            if let Some(key) = self.also_key.as_ref().or(self.key.as_ref()) {
                 out.push_parts(
                     i,
                     r.topic,

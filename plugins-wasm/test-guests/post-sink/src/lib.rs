@@ -85,7 +85,7 @@ impl SinkTask for PostTask {
         let mut body = Vec::new();
         let mut last = BTreeMap::new();
         for (i, r) in records.iter().enumerate() {
-            last.insert((r.record.topic.to_string(), r.partition), r.offset + 1);
+            last.insert((r.consumed_topic.to_string(), r.partition), r.offset + 1);
             if let (Some(needle), Some(value)) = (&self.fail_containing, r.record.value)
                 && contains(value, needle)
             {
