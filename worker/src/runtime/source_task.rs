@@ -123,9 +123,12 @@ pub(super) async fn run(
         Arc::clone(&acked),
         Arc::clone(&ctx.metrics),
     ));
-    ctx.announce_start().await;
+    // The loop starts from the state announced: a pause arriving in between must still be
+    // reported.
+    let paused = ctx.announce_start().await;
     let outcome = poll_loop(
         &mut ctx,
+        paused,
         (&mut instance, &mut batch_chain),
         &producer,
         &mut errors,
@@ -177,6 +180,7 @@ async fn start_with_retry(
 
 async fn poll_loop(
     ctx: &mut TaskContext,
+    mut paused: bool,
     (instance, batch_chain): (&mut SourceTaskInstance, &mut Option<BatchChain>),
     producer: &FutureProducer,
     errors: &mut ErrorHandler,
@@ -185,7 +189,6 @@ async fn poll_loop(
 ) -> Result<(), String> {
     let mut next_flush = Instant::now() + ctx.settings.offset_flush_interval;
     let mut idle = Duration::from_millis(5);
-    let mut paused = ctx.wanted() == Control::Pause;
     let budget_kib = u32::try_from(ctx.settings.max_buffered_bytes / 1024)
         .unwrap_or(u32::MAX)
         .clamp(1, tokio::sync::Semaphore::MAX_PERMITS as u32);

@@ -259,12 +259,22 @@ impl TaskContext {
         Ok(())
     }
 
-    /// Records that the connector used `topic`, the first time it does.
+    /// Records that the connector used `topic`, the first time it does. As in Connect, a
+    /// topic the status topic already lists for the connector (another task, an earlier
+    /// run) is not written again.
     pub(super) async fn track_topic(&mut self, topic: &str) {
         if !self.track_topics || self.tracked.contains(topic) {
             return;
         }
         self.tracked.insert(topic.to_string());
+        let known = self
+            .statuses
+            .read()
+            .topics(&self.connector)
+            .any(|t| t == topic);
+        if known {
+            return;
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

@@ -484,7 +484,10 @@ async fn workers_spread_work_take_in_a_fourth_and_fail_over_a_kill_9_in_seconds(
     assert_eq!(moved.len(), 3, "exactly the fair share moves: {moved:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (p, o, key, value) in status_records(&c.bootstrap) {
-        if !before.contains(&(p, o)) {
+        // Placement statuses only: `status-topic-*` records (KIP-558 active topics) are
+        // written when a task first produces to a topic, whenever that happens.
+        let placement = key.starts_with("status-connector-") || key.starts_with("status-task-");
+        if placement && !before.contains(&(p, o)) {
             assert!(
                 moved.contains(&key),
                 "{key} was rewritten ({value}) though it did not move; moved: {moved:?}"
