@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use crate::error::LogError;
-use crate::log::{AppendInfo, FlushPolicy, PartitionLog, ReadResult};
+use crate::log::{AppendInfo, FlushPolicy, LocatedRead, PartitionLog, ReadResult};
 
 /// One partition of a topic.
 #[derive(Debug)]
@@ -118,6 +118,12 @@ impl Partition {
     /// Reads whole batches from `offset`.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
         lock(&self.log).read(offset, max_bytes)
+    }
+
+    /// Finds whole batches from `offset` without reading them (see
+    /// [`PartitionLog::locate`](crate::log::PartitionLog::locate)).
+    pub fn locate(&self, offset: i64, max_bytes: usize) -> Result<LocatedRead, LogError> {
+        lock(&self.log).locate(offset, max_bytes)
     }
 
     /// `(log start, high watermark)`.

@@ -38,6 +38,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+pub(crate) use self::fetch::Chunk;
 use crate::broker::Broker;
 
 /// What the connection writes back for one request.
@@ -46,6 +47,8 @@ pub(crate) enum Reply {
     Ready(Bytes),
     /// A response that needs waiting (fsync, long poll); `None` means no response.
     Deferred(Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>),
+    /// Like `Deferred`, for a frame whose pieces include ranges of segment files (Fetch).
+    Spliced(Pin<Box<dyn Future<Output = Option<Vec<Chunk>>> + Send>>),
     /// No response at all (produce with acks=0).
     None,
 }

@@ -15,9 +15,10 @@ mod records;
 mod segment;
 
 pub use partition::{
-    AppendInfo, CompactReport, FlushPolicy, MAX_SEGMENT_BYTES, OpenReport, PartitionConfig,
-    PartitionLog, ReadResult,
+    AppendInfo, CompactReport, FlushPolicy, LocatedRead, MAX_SEGMENT_BYTES, OpenReport,
+    PartitionConfig, PartitionLog, ReadResult,
 };
+pub use segment::FileSlice;
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use crate::log::batch::{BatchHeader, set_base_offset};
 use crate::log::producer_state::{ProducerStates, SequenceCheck};
 
 mod cleaner;
-use crate::log::segment::{Segment, file_stem};
+use crate::log::segment::{FileSlice, Segment, file_stem};
 pub use cleaner::CompactReport;
 
 /// When appended data is fsynced.
@@ -82,6 +82,16 @@ pub struct AppendInfo {
 pub struct ReadResult {
     /// Concatenated batches; the first may start before the requested offset.
     pub records: Vec<u8>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// Where the batches for a read lie, found without reading them.
+#[derive(Debug, Clone)]
+pub struct LocatedRead {
+    /// Whole batches (the first may start before the requested offset); `None` when there
+    /// is nothing at or after the offset below the high watermark.
+    pub slice: Option<FileSlice>,
     pub high_watermark: i64,
     pub log_start_offset: i64,
 }
@@ -391,6 +401,20 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that contains `offset`, up to `max_bytes`
     /// (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        let located = self.locate(offset, max_bytes)?;
+        Ok(ReadResult {
+            records: match located.slice {
+                Some(slice) => slice.read()?,
+                None => Vec::new(),
+            },
+            high_watermark: located.high_watermark,
+            log_start_offset: located.log_start_offset,
+        })
+    }
+
+    /// Like [`PartitionLog::read`], but only finds the bytes: the caller reads or sends
+    /// them later, without holding the partition.
+    pub fn locate(&self, offset: i64, max_bytes: usize) -> Result<LocatedRead, LogError> {
         if offset < self.log_start || offset > self.high_watermark {
             return Err(LogError::OffsetOutOfRange {
                 offset,
@@ -398,19 +422,19 @@ impl PartitionLog {
                 log_end: self.high_watermark,
             });
         }
-        let mut records = Vec::new();
+        let mut slice = None;
         if offset < self.high_watermark {
             // The first segment that reaches past `offset` holds it (or, after compaction,
             // the next batch after it).
             for seg in self.segments().filter(|s| s.next_offset() > offset) {
                 if let Some((pos, _)) = seg.position_of(offset)? {
-                    records = seg.read_from(pos, max_bytes, self.high_watermark)?;
+                    slice = Some(seg.slice_from(pos, max_bytes, self.high_watermark)?);
                     break;
                 }
             }
         }
-        Ok(ReadResult {
-            records,
+        Ok(LocatedRead {
+            slice,
             high_watermark: self.high_watermark,
             log_start_offset: self.log_start,
         })

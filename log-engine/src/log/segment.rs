@@ -6,6 +6,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::LogError;
 use crate::log::batch::{BatchHeader, HEADER_SIZE};
@@ -14,6 +15,45 @@ use crate::log::index::{OffsetIndex, TimeIndex};
 /// File name stem of a segment: the base offset, zero-padded to 20 digits like Kafka.
 pub(crate) fn file_stem(base_offset: i64) -> String {
     format!("{base_offset:020}")
+}
+
+/// A byte range of a segment file, sent to a socket without passing through user space
+/// (`sendfile`) or read into memory.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    file: Arc<File>,
+    path: PathBuf,
+    pos: u64,
+    len: usize,
+}
+
+impl FileSlice {
+    /// The open segment file (kept open by the slice even if the segment is deleted).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Where the range starts in the file.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Reads the range into memory.
+    pub fn read(&self) -> Result<Vec<u8>, LogError> {
+        let mut out = vec![0u8; self.len];
+        self.file
+            .read_exact_at(&mut out, self.pos)
+            .map_err(LogError::io("read segment", &self.path))?;
+        Ok(out)
+    }
 }
 
 /// What recovering a segment found.
@@ -27,7 +67,10 @@ pub(crate) struct Recovery {
 pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Shared with [`FileSlice`]s being sent: bytes below `size` never change in place
+    /// (compaction writes a new file and renames it over this one), so a slice stays valid
+    /// after the segment is rewritten or deleted.
+    log: Arc<File>,
     size: u64,
     /// Offset after the last batch (the base offset when empty).
     next_offset: i64,
@@ -73,7 +116,7 @@ impl Segment {
         let mut seg = Self {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -232,15 +275,15 @@ impl Segment {
         Ok(None)
     }
 
-    /// Reads whole batches from `pos`: at least the first one (even if larger than
-    /// `max_bytes`, so a big batch never blocks a consumer), then more while they fit and
-    /// start before `upto_offset`.
-    pub(crate) fn read_from(
+    /// Whole batches from `pos`: at least the first one (even if larger than `max_bytes`, so
+    /// a big batch never blocks a consumer), then more while they fit and start before
+    /// `upto_offset`.
+    pub(crate) fn slice_from(
         &self,
         pos: u64,
         max_bytes: usize,
         upto_offset: i64,
-    ) -> Result<Vec<u8>, LogError> {
+    ) -> Result<FileSlice, LogError> {
         let mut end = pos;
         while end < self.size {
             let header = self.header_at(end)?;
@@ -253,11 +296,12 @@ impl Segment {
             }
             end = next;
         }
-        let mut out = vec![0u8; (end - pos) as usize];
-        self.log
-            .read_exact_at(&mut out, pos)
-            .map_err(LogError::io("read segment", &self.log_path))?;
-        Ok(out)
+        Ok(FileSlice {
+            file: Arc::clone(&self.log),
+            path: self.log_path.clone(),
+            pos,
+            len: (end - pos) as usize,
+        })
     }
 
     /// The first batch that may hold a record with timestamp `>= target`, as

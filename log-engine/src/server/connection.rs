@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-use crate::api::{self, Auth, Reply};
+use super::send_file;
+use crate::api::{self, Auth, Chunk, Reply};
 use crate::broker::Broker;
 
 /// Requests a connection may have in flight before reading pauses.
@@ -105,18 +106,33 @@ pub(crate) async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
 
 async fn write_loop(mut write: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>, peer: SocketAddr) {
     while let Some(reply) = rx.recv().await {
-        let bytes = match reply {
-            Reply::Ready(bytes) => bytes,
+        let written = match reply {
+            Reply::Ready(bytes) => write.write_all(&bytes).await,
             Reply::Deferred(fut) => match fut.await {
-                Some(bytes) => bytes,
+                Some(bytes) => write.write_all(&bytes).await,
+                None => continue,
+            },
+            Reply::Spliced(fut) => match fut.await {
+                Some(chunks) => write_chunks(&mut write, &chunks).await,
                 None => continue,
             },
             Reply::None => continue,
         };
-        if let Err(e) = write.write_all(&bytes).await {
+        if let Err(e) = written {
+            // A frame cut short cannot be resumed: the connection ends here.
             tracing::debug!(%peer, error = %e, "connection write failed");
             return;
         }
     }
     let _ = write.shutdown().await;
+}
+
+async fn write_chunks(write: &mut OwnedWriteHalf, chunks: &[Chunk]) -> std::io::Result<()> {
+    for chunk in chunks {
+        match chunk {
+            Chunk::Bytes(bytes) => write.write_all(bytes).await?,
+            Chunk::File(slice) => send_file::send_slice(write, slice).await?,
+        }
+    }
+    Ok(())
 }

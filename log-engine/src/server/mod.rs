@@ -2,6 +2,7 @@
 //! orderly shutdown.
 
 mod connection;
+mod send_file;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,35 +3,41 @@
 //! The first partition with data always gets at least one batch, even past `max_bytes`
 //! (KIP-74). With fewer than `min_bytes` available the request waits, up to `max_wait_ms`,
 //! for records to become visible. There are no fetch sessions (session id 0) and no
-//! transactions yet, so the last stable offset equals the high watermark.
+//! transactions yet, so the last stable offset equals the high watermark. The batches are
+//! only located here; the connection sends them from the segment files (see [`wire`]).
 
+mod wire;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::FetchRequest;
 
+pub(crate) use self::wire::Chunk;
+use self::wire::{PartitionOut, Records, TopicOut};
 use super::{Ctx, Reply};
 use crate::broker::Broker;
 use crate::error::LogError;
-use std::sync::Arc;
 
 /// Longest wait honoured, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-fn partition_error(index: i32, code: ResponseError, hwm: i64, log_start: i64) -> PartitionData {
-    PartitionData::default()
-        .with_partition_index(index)
-        .with_error_code(code.code())
-        .with_high_watermark(hwm)
-        .with_last_stable_offset(hwm)
-        .with_log_start_offset(log_start)
-        .with_preferred_read_replica(BrokerId(-1))
-        .with_records(None)
+fn partition_error(index: i32, code: ResponseError, hwm: i64, log_start: i64) -> PartitionOut {
+    PartitionOut {
+        index,
+        error_code: code.code(),
+        high_watermark: hwm,
+        last_stable_offset: hwm,
+        log_start_offset: log_start,
+        aborted: None,
+        records: Records::Null,
+    }
 }
 
-/// Reads every requested partition once; returns the response and the bytes it carries.
-fn read_all(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize) {
+/// Locates every requested partition's batches once; returns the response's topics and
+/// the bytes they carry.
+fn read_all(broker: &Broker, req: &FetchRequest) -> (Vec<TopicOut>, usize) {
     let mut remaining = usize::try_from(req.max_bytes).unwrap_or(0);
     let mut total = 0usize;
     let read_committed = req.isolation_level == 1;
@@ -58,27 +64,26 @@ fn read_all(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize) {
             };
             let data = if budget == 0 && total > 0 {
                 let (start, hwm) = partition.offsets();
-                Ok((Vec::new(), hwm, start))
+                Ok((Records::Empty, hwm, start))
             } else {
-                partition
-                    .read(fp.fetch_offset, budget)
-                    .map(|r| (r.records, r.high_watermark, r.log_start_offset))
+                partition.locate(fp.fetch_offset, budget).map(|r| {
+                    let records = r.slice.map_or(Records::Empty, Records::File);
+                    (records, r.high_watermark, r.log_start_offset)
+                })
             };
             match data {
                 Ok((records, hwm, log_start)) => {
                     total += records.len();
                     remaining = remaining.saturating_sub(records.len());
-                    parts.push(
-                        PartitionData::default()
-                            .with_partition_index(fp.partition)
-                            .with_error_code(0)
-                            .with_high_watermark(hwm)
-                            .with_last_stable_offset(hwm)
-                            .with_log_start_offset(log_start)
-                            .with_aborted_transactions(read_committed.then(Vec::new))
-                            .with_preferred_read_replica(BrokerId(-1))
-                            .with_records(Some(records.into())),
-                    );
+                    parts.push(PartitionOut {
+                        index: fp.partition,
+                        error_code: 0,
+                        high_watermark: hwm,
+                        last_stable_offset: hwm,
+                        log_start_offset: log_start,
+                        aborted: read_committed.then(Vec::new),
+                        records,
+                    });
                 }
                 Err(LogError::OffsetOutOfRange {
                     log_start, log_end, ..
@@ -101,25 +106,18 @@ fn read_all(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize) {
                 }
             }
         }
-        topics.push(
-            FetchableTopicResponse::default()
-                .with_topic(ft.topic.clone())
-                .with_topic_id(ft.topic_id)
-                .with_partitions(parts),
-        );
+        topics.push(TopicOut {
+            name: ft.topic.0.to_string(),
+            partitions: parts,
+        });
     }
-    let resp = FetchResponse::default()
-        .with_throttle_time_ms(0)
-        .with_error_code(0)
-        .with_session_id(0)
-        .with_responses(topics);
-    (resp, total)
+    (topics, total)
 }
 
 pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: FetchRequest) -> Reply {
     let broker = Arc::clone(broker);
     let ctx = ctx.clone();
-    Reply::Deferred(Box::pin(async move {
+    Reply::Spliced(Box::pin(async move {
         let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
         let deadline = tokio::time::Instant::now() + wait;
         let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);
@@ -128,9 +126,16 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: FetchRequest) -> Repl
             let notified = broker.data_ready().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (resp, total) = read_all(&broker, &req);
+            let (topics, total) = read_all(&broker, &req);
             if total >= min_bytes || tokio::time::Instant::now() >= deadline {
-                return ctx.respond_or_log(&resp);
+                return match wire::encode(ctx.version, ctx.correlation_id, &topics) {
+                    Ok(chunks) => Some(chunks),
+                    Err(e) => {
+                        tracing::error!(version = ctx.version, error = %e,
+                            "cannot encode fetch response");
+                        None
+                    }
+                };
             }
             tokio::select! {
                 _ = &mut notified => {}
