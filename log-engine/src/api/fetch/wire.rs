@@ -80,6 +80,7 @@ impl Frame {
         self.buf.put_u8(v as u8);
     }
 
+    /// The length of an array or of a byte string (records): both are encoded alike.
     fn array_len(&mut self, n: usize) -> Result<(), String> {
         if self.flexible {
             self.uvarint(n as u64 + 1);
