@@ -17,6 +17,7 @@ use crate::log::PartitionLog;
 use crate::partition::Partition;
 use crate::topic::{Topic, TopicRecord, TopicsFile, validate_name};
 use crate::topic_config::TopicConfig;
+use crate::txn::TxnCoordinator;
 
 /// An error a request handler reports to the client: a Kafka error code and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct Broker {
     producer_ids: Mutex<(i64, i64)>,
     /// The group coordinator, set once at start (it lives in a topic of this broker).
     groups: OnceLock<GroupCoordinator>,
+    /// The transaction coordinator, set once at start after the group coordinator.
+    txns: OnceLock<TxnCoordinator>,
     /// Held for the broker's lifetime: one broker per data directory.
     _dir_lock: File,
 }
@@ -149,6 +152,7 @@ impl Broker {
             data_ready,
             producer_ids: Mutex::new((next_pid, next_pid)),
             groups: OnceLock::new(),
+            txns: OnceLock::new(),
             _dir_lock: lock_file,
         })
     }
@@ -171,11 +175,45 @@ impl Broker {
         Ok(id)
     }
 
-    /// Starts the group coordinator (replaying `__consumer_offsets`).
-    pub(crate) fn start_groups(&self) -> Result<(), BrokerError> {
+    /// Starts the group coordinator (replaying `__consumer_offsets`), then the transaction
+    /// coordinator (replaying `__transaction_state`), which settles offsets through it.
+    pub(crate) fn start_coordinators(&self) -> Result<(), BrokerError> {
         let coordinator = GroupCoordinator::open(self)?;
         let _ = self.groups.set(coordinator);
+        let coordinator = TxnCoordinator::open(self)?;
+        let _ = self.txns.set(coordinator);
         Ok(())
+    }
+
+    /// The transaction coordinator; `None` only while the broker is starting.
+    pub(crate) fn txns(&self) -> Option<&TxnCoordinator> {
+        self.txns.get()
+    }
+
+    /// Partition 0 of an internal compacted topic (`__consumer_offsets`,
+    /// `__transaction_state`), created with `flush.policy=always` if missing.
+    pub(crate) fn internal_partition(&self, name: &str) -> Result<Arc<Partition>, BrokerError> {
+        let topic = match self.topic(name) {
+            Some(t) => t,
+            None => {
+                let configs = BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                    ("flush.policy".to_string(), "always".to_string()),
+                ]);
+                self.create_topic(name, 1, -1, configs, false)
+                    .map_err(|e| BrokerError::Metadata {
+                        path: name.into(),
+                        reason: e.message,
+                    })?
+            }
+        };
+        topic
+            .partition(0)
+            .cloned()
+            .ok_or_else(|| BrokerError::Metadata {
+                path: name.into(),
+                reason: "the topic has no partition 0".into(),
+            })
     }
 
     /// The group coordinator; `None` only while the broker is starting.

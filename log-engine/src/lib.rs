@@ -17,6 +17,7 @@ pub mod partition;
 mod server;
 pub mod topic;
 pub mod topic_config;
+mod txn;
 
 pub use broker::{ApiError, Broker};
 pub use config::BrokerConfig;

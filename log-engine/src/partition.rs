@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use crate::error::LogError;
-use crate::log::{AppendInfo, FlushPolicy, LocatedRead, PartitionLog, ReadResult};
+use crate::log::{AppendInfo, FlushPolicy, Isolation, LocatedRead, PartitionLog, ReadResult};
 
 /// One partition of a topic.
 #[derive(Debug)]
@@ -56,8 +56,40 @@ impl Partition {
 
     /// Appends one batch (its base offset is assigned here).
     pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        self.append_with(|log| log.append(batch))
+    }
+
+    /// Appends a transaction marker (see [`PartitionLog::append_marker`]).
+    pub fn append_marker(
+        &self,
+        producer: (i64, i16),
+        marker: crate::log::Marker,
+        coordinator_epoch: i32,
+        timestamp_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.append_with(|log| {
+            log.append_marker(
+                producer.0,
+                producer.1,
+                marker,
+                coordinator_epoch,
+                timestamp_ms,
+            )
+        })
+    }
+
+    /// Appends a coordinator's batch for a transactional producer (see
+    /// [`PartitionLog::append_for_coordinator`]).
+    pub fn append_for_coordinator(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        self.append_with(|log| log.append_for_coordinator(batch))
+    }
+
+    fn append_with(
+        &self,
+        append: impl FnOnce(&mut PartitionLog) -> Result<AppendInfo, LogError>,
+    ) -> Result<AppendInfo, LogError> {
         let mut log = lock(&self.log);
-        let info = log.append(batch)?;
+        let info = append(&mut log)?;
         let policy = log.config().flush;
         drop(log);
         if policy != FlushPolicy::Always {
@@ -122,8 +154,23 @@ impl Partition {
 
     /// Finds whole batches from `offset` without reading them (see
     /// [`PartitionLog::locate`](crate::log::PartitionLog::locate)).
-    pub fn locate(&self, offset: i64, max_bytes: usize) -> Result<LocatedRead, LogError> {
-        lock(&self.log).locate(offset, max_bytes)
+    pub fn locate(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: Isolation,
+    ) -> Result<LocatedRead, LogError> {
+        lock(&self.log).locate(offset, max_bytes, isolation)
+    }
+
+    /// `(log start, high watermark, last stable offset)`.
+    pub fn offsets_with_stable(&self) -> (i64, i64, i64) {
+        let log = lock(&self.log);
+        (
+            log.log_start_offset(),
+            log.high_watermark(),
+            log.last_stable_offset(),
+        )
     }
 
     /// `(log start, high watermark)`.

@@ -1,6 +1,5 @@
-//! FindCoordinator (key 10): this broker coordinates every group (v0–3: one key; v4+: a
-//! batch of keys). Transaction coordinators do not exist yet, so key type 1 gets
-//! COORDINATOR_NOT_AVAILABLE.
+//! FindCoordinator (key 10): this broker coordinates every group (key type 0) and every
+//! transactional id (key type 1); v0–3 ask for one key, v4+ for a batch.
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
@@ -12,17 +11,18 @@ use super::{Ctx, str_bytes};
 use crate::broker::Broker;
 
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// `(error, message, node, host, port)` for one key.
 fn locate(broker: &Broker, key_type: i8) -> (i16, Option<StrBytes>, i32, StrBytes, i32) {
     let (host, port) = broker.advertised();
-    if key_type == KEY_TYPE_GROUP {
+    if key_type == KEY_TYPE_GROUP || key_type == KEY_TYPE_TRANSACTION {
         (0, None, broker.node_id(), str_bytes(host), i32::from(port))
     } else {
         (
-            ResponseError::CoordinatorNotAvailable.code(),
+            ResponseError::InvalidRequest.code(),
             Some(str_bytes(format!(
-                "key type {key_type} (transactions) is not supported yet"
+                "key type {key_type} is not a group or a transaction"
             ))),
             -1,
             str_bytes(""),

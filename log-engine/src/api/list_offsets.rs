@@ -1,5 +1,7 @@
 //! ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, v7) or the first
-//! offset whose record timestamp is at or after a given time.
+//! offset whose record timestamp is at or after a given time. With `read_committed`
+//! (isolation level 1) "latest" is the last stable offset, as a transactional consumer sees
+//! the end of the partition.
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
@@ -35,10 +37,15 @@ fn find_in_batch(batch: &[u8], target: i64) -> Result<Option<(i64, i64)>, String
     }))
 }
 
-fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), (ResponseError, String)> {
-    let (log_start, hwm) = partition.offsets();
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    read_committed: bool,
+) -> Result<(i64, i64), (ResponseError, String)> {
+    let (log_start, hwm, stable) = partition.offsets_with_stable();
     let storage = |e: String| (ResponseError::KafkaStorageError, e);
     match timestamp {
+        LATEST if read_committed => Ok((stable, -1)),
         LATEST => Ok((hwm, -1)),
         EARLIEST => Ok((log_start, -1)),
         t if t >= 0 || t == MAX_TIMESTAMP => {
@@ -57,7 +64,9 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), (Response
                 return Ok((-1, -1));
             };
             let found = find_in_batch(&batch, target).map_err(storage)?;
-            Ok(found.unwrap_or((-1, -1)))
+            Ok(found
+                .filter(|&(offset, _)| !read_committed || offset < stable)
+                .unwrap_or((-1, -1)))
         }
         other => Err((
             ResponseError::InvalidRequest,
@@ -85,7 +94,7 @@ pub(crate) fn handle(broker: &Broker, ctx: &Ctx, req: ListOffsetsRequest) -> Res
                             .with_offset(-1)
                             .with_timestamp(-1);
                     };
-                    match lookup(partition, p.timestamp) {
+                    match lookup(partition, p.timestamp, req.isolation_level == 1) {
                         Ok((offset, timestamp)) => base.with_error_code(0).with_offset(offset).with_timestamp(timestamp),
                         Err((code, message)) => {
                             tracing::warn!(topic = %t.name.0, partition = p.partition_index, %message, "list offsets failed");

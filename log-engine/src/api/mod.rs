@@ -2,6 +2,8 @@
 //! and version against what the broker advertises, decodes the request, calls its handler
 //! and encodes the response.
 
+mod add_offsets_to_txn;
+mod add_partitions_to_txn;
 mod alter_configs;
 mod api_versions;
 mod create_partitions;
@@ -12,6 +14,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod end_txn;
 mod fetch;
 mod find_coordinator;
 mod heartbeat;
@@ -29,6 +32,7 @@ mod produce;
 mod sasl_authenticate;
 mod sasl_handshake;
 mod sync_group;
+mod txn_offset_commit;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -102,6 +106,12 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::InitProducerId, 0, 5),
+    // Client versions only: v4+ of AddPartitionsToTxn is broker-to-broker, and v4+ of
+    // EndTxn/AddOffsetsToTxn/TxnOffsetCommit brings KIP-890's epoch bump per transaction.
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::CreatePartitions, 0, 3),
@@ -280,11 +290,15 @@ pub(crate) async fn handle(
             &ctx,
             decode(&ctx, &mut buf)?,
         )?),
-        ApiKey::InitProducerId => Reply::Ready(init_producer_id::handle(
-            broker,
-            &ctx,
-            decode(&ctx, &mut buf)?,
-        )?),
+        ApiKey::InitProducerId => init_producer_id::handle(broker, &ctx, decode(&ctx, &mut buf)?)?,
+        ApiKey::AddPartitionsToTxn => {
+            add_partitions_to_txn::handle(broker, &ctx, decode(&ctx, &mut buf)?)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            add_offsets_to_txn::handle(broker, &ctx, decode(&ctx, &mut buf)?)
+        }
+        ApiKey::EndTxn => end_txn::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::TxnOffsetCommit => txn_offset_commit::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::JoinGroup => join_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::SyncGroup => sync_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::Heartbeat => heartbeat::handle(broker, &ctx, decode(&ctx, &mut buf)?),

@@ -29,22 +29,8 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetCommitRequest) 
                 })
             })
             .collect();
-        // Offsets for partitions this broker does not have are refused one by one.
-        let known: Vec<bool> = entries
-            .iter()
-            .map(|e| {
-                broker
-                    .topic(&e.topic)
-                    .is_some_and(|t| t.partition(e.partition).is_some())
-            })
-            .collect();
-        let to_commit: Vec<OffsetEntry> = entries
-            .iter()
-            .zip(&known)
-            .filter(|(_, k)| **k)
-            .map(|(e, _)| e.clone())
-            .collect();
-        let mut codes = match broker.groups() {
+        let (known, to_commit) = known_entries(&broker, &entries);
+        let codes = match broker.groups() {
             Some(groups) => {
                 groups
                     .commit(
@@ -57,17 +43,9 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetCommitRequest) 
                     .await
             }
             None => vec![ResponseError::CoordinatorNotAvailable.code(); entries.len()],
-        }
-        .into_iter();
+        };
         let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
-        for (entry, known) in entries.iter().zip(known) {
-            let code = if known {
-                codes
-                    .next()
-                    .unwrap_or(ResponseError::UnknownServerError.code())
-            } else {
-                ResponseError::UnknownTopicOrPartition.code()
-            };
+        for (entry, code) in entries.iter().zip(code_per_entry(&known, codes)) {
             let part = OffsetCommitResponsePartition::default()
                 .with_partition_index(entry.partition)
                 .with_error_code(code);
@@ -86,4 +64,42 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetCommitRequest) 
                 .with_topics(topics),
         )
     }))
+}
+
+/// Which entries name a partition this broker has (the others are refused one by one), and
+/// those entries.
+pub(crate) fn known_entries(
+    broker: &Broker,
+    entries: &[OffsetEntry],
+) -> (Vec<bool>, Vec<OffsetEntry>) {
+    let known: Vec<bool> = entries
+        .iter()
+        .map(|e| {
+            broker
+                .topic(&e.topic)
+                .is_some_and(|t| t.partition(e.partition).is_some())
+        })
+        .collect();
+    let to_commit = entries
+        .iter()
+        .zip(&known)
+        .filter(|(_, k)| **k)
+        .map(|(e, _)| e.clone())
+        .collect();
+    (known, to_commit)
+}
+
+/// Every entry's code: the coordinator's `codes` for known partitions, in order, and
+/// UNKNOWN_TOPIC_OR_PARTITION for the rest.
+pub(crate) fn code_per_entry(known: &[bool], codes: Vec<i16>) -> impl Iterator<Item = i16> + '_ {
+    let mut codes = codes.into_iter();
+    known.iter().map(move |&k| {
+        if k {
+            codes
+                .next()
+                .unwrap_or(ResponseError::UnknownServerError.code())
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
+        }
+    })
 }

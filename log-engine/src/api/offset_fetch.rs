@@ -1,5 +1,6 @@
 //! OffsetFetch (key 9): a group's committed offsets (v1–7 one group; v8+ several).
-//! Partitions without a commit answer offset -1 and empty metadata.
+//! Partitions without a commit answer offset -1 and empty metadata. With `require_stable`
+//! (v7+), a partition whose offset an open transaction holds answers UNSTABLE_OFFSET_COMMIT.
 
 use std::sync::Arc;
 
@@ -18,9 +19,10 @@ async fn fetch(
     broker: &Broker,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Result<Vec<(String, Vec<FetchedOffset>)>, ResponseError> {
     match broker.groups() {
-        Some(groups) => Ok(groups.fetch_offsets(group, topics).await),
+        Some(groups) => Ok(groups.fetch_offsets(group, topics, require_stable).await),
         None => Err(ResponseError::CoordinatorNotAvailable),
     }
 }
@@ -38,31 +40,33 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetFetchRequest) -
                         .collect()
                 });
                 let group = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
-                groups.push(match fetch(&broker, &g.group_id, topics).await {
-                    Ok(found) => group.with_error_code(0).with_topics(
-                        found
-                            .into_iter()
-                            .map(|(t, parts)| {
-                                OffsetFetchResponseTopics::default()
-                                    .with_name(TopicName(str_bytes(t)))
-                                    .with_partitions(
-                                        parts
-                                            .into_iter()
-                                            .map(|p| {
-                                                OffsetFetchResponsePartitions::default()
-                                                    .with_partition_index(p.partition)
-                                                    .with_committed_offset(p.offset)
-                                                    .with_committed_leader_epoch(p.leader_epoch)
-                                                    .with_metadata(Some(str_bytes(p.metadata)))
-                                                    .with_error_code(0)
-                                            })
-                                            .collect(),
-                                    )
-                            })
-                            .collect(),
-                    ),
-                    Err(code) => group.with_error_code(code.code()),
-                });
+                groups.push(
+                    match fetch(&broker, &g.group_id, topics, req.require_stable).await {
+                        Ok(found) => group.with_error_code(0).with_topics(
+                            found
+                                .into_iter()
+                                .map(|(t, parts)| {
+                                    OffsetFetchResponseTopics::default()
+                                        .with_name(TopicName(str_bytes(t)))
+                                        .with_partitions(
+                                            parts
+                                                .into_iter()
+                                                .map(|p| {
+                                                    OffsetFetchResponsePartitions::default()
+                                                        .with_partition_index(p.partition)
+                                                        .with_committed_offset(p.offset)
+                                                        .with_committed_leader_epoch(p.leader_epoch)
+                                                        .with_metadata(Some(str_bytes(p.metadata)))
+                                                        .with_error_code(p.error_code)
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        ),
+                        Err(code) => group.with_error_code(code.code()),
+                    },
+                );
             }
             OffsetFetchResponse::default().with_groups(groups)
         } else {
@@ -71,7 +75,7 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetFetchRequest) -
                     .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
                     .collect()
             });
-            match fetch(&broker, &req.group_id, topics).await {
+            match fetch(&broker, &req.group_id, topics, req.require_stable).await {
                 Ok(found) => OffsetFetchResponse::default()
                     .with_error_code(0)
                     .with_topics(
@@ -89,7 +93,7 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetFetchRequest) -
                                                     .with_committed_offset(p.offset)
                                                     .with_committed_leader_epoch(p.leader_epoch)
                                                     .with_metadata(Some(str_bytes(p.metadata)))
-                                                    .with_error_code(0)
+                                                    .with_error_code(p.error_code)
                                             })
                                             .collect(),
                                     )

@@ -3,7 +3,8 @@
 //! acks=0 gets no response; acks=1 is answered after the write; acks=-1 (all) is answered
 //! after the fsync when the topic's flush policy is `always` (one group-committed fsync
 //! covers every batch waiting for it). Under `always`, acks 0 and 1 still trigger a prompt
-//! background fsync so their records become visible to consumers.
+//! background fsync so their records become visible to consumers. Transactional batches
+//! are accepted only for partitions added to the producer's ongoing transaction.
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ fn error(index: i32, code: ResponseError, message: impl Into<String>) -> Partiti
 /// Validates and appends one partition's batch.
 fn append(
     ctx: &Ctx,
+    txns: Option<&crate::txn::TxnCoordinator>,
     partition: &Partition,
     log_append_time: bool,
     records: Option<&bytes::Bytes>,
@@ -54,10 +56,24 @@ fn append(
             header.magic
         )));
     }
-    if header.is_transactional() || header.is_control() {
+    if header.is_control() {
         return Err(invalid(
-            "transactional batches are not supported yet".into(),
+            "control batches are written only by the transaction coordinator".into(),
         ));
+    }
+    if header.is_transactional() {
+        let txns = txns.ok_or_else(|| {
+            (
+                ResponseError::CoordinatorNotAvailable,
+                "the transaction coordinator is starting".to_string(),
+            )
+        })?;
+        txns.check_write(
+            header.producer_id,
+            header.producer_epoch,
+            partition.topic(),
+            partition.index(),
+        )?;
     }
     if header.compression() == ZSTD && ctx.version < 7 {
         return Err((
@@ -146,6 +162,7 @@ pub(crate) fn handle(broker: &Broker, ctx: &Ctx, req: ProduceRequest) -> Result<
             };
             match append(
                 ctx,
+                broker.txns(),
                 &partition,
                 topic.config.log_append_time,
                 pd.records.as_ref(),

@@ -6,9 +6,11 @@
 //!
 //! - `state`: one group's state machine.
 //! - `store`: the `__consumer_offsets` record formats.
+//! - `txn_offsets`: offsets committed inside transactions, held until their marker.
 
 pub(crate) mod state;
 pub(crate) mod store;
+mod txn_offsets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,6 +28,8 @@ use state::{
     Committed, Group, GroupSettings, GroupState, JoinParams, JoinResult, Persist, Step, SyncResult,
 };
 use store::{GroupValue, MemberValue, OffsetValue, StoredRecord};
+pub(crate) use txn_offsets::TxnMember;
+use txn_offsets::{Pending, PendingOffset};
 
 /// The internal topic holding offsets and group metadata.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -59,6 +63,9 @@ pub(crate) struct FetchedOffset {
     pub(crate) offset: i64,
     pub(crate) leader_epoch: i32,
     pub(crate) metadata: String,
+    /// UNSTABLE_OFFSET_COMMIT while a transaction holds an offset for the partition and
+    /// the request asked for stable offsets; 0 otherwise.
+    pub(crate) error_code: i16,
 }
 
 #[derive(Debug)]
@@ -66,6 +73,8 @@ pub(crate) struct GroupCoordinator {
     groups: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Group>>>>,
     settings: GroupSettings,
     log: Arc<Partition>,
+    /// Offsets of open transactions, by producer id.
+    pending: Mutex<Pending>,
 }
 
 fn now_ms() -> i64 {
@@ -78,28 +87,7 @@ fn now_ms() -> i64 {
 impl GroupCoordinator {
     /// Creates `__consumer_offsets` if needed and replays it.
     pub(crate) fn open(broker: &Broker) -> Result<Self, BrokerError> {
-        let topic = match broker.topic(OFFSETS_TOPIC) {
-            Some(t) => t,
-            None => {
-                let configs = BTreeMap::from([
-                    ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("flush.policy".to_string(), "always".to_string()),
-                ]);
-                broker
-                    .create_topic(OFFSETS_TOPIC, 1, -1, configs, false)
-                    .map_err(|e| BrokerError::Metadata {
-                        path: OFFSETS_TOPIC.into(),
-                        reason: e.message,
-                    })?
-            }
-        };
-        let log = topic
-            .partition(0)
-            .cloned()
-            .ok_or_else(|| BrokerError::Metadata {
-                path: OFFSETS_TOPIC.into(),
-                reason: "the topic has no partition 0".into(),
-            })?;
+        let log = broker.internal_partition(OFFSETS_TOPIC)?;
         let cfg = broker.config();
         let coordinator = Self {
             groups: Mutex::new(HashMap::new()),
@@ -109,6 +97,7 @@ impl GroupCoordinator {
                 initial_rebalance_delay: cfg.group_initial_rebalance_delay,
             },
             log,
+            pending: Mutex::new(HashMap::new()),
         };
         coordinator.replay()?;
         Ok(coordinator)
@@ -117,6 +106,7 @@ impl GroupCoordinator {
     fn replay(&self) -> Result<(), BrokerError> {
         let (mut offset, end) = self.log.offsets();
         let mut groups: HashMap<String, Group> = HashMap::new();
+        let mut pending = Pending::new();
         let mut applied = 0usize;
         while offset < end {
             let read = self.log.read(offset, 1 << 20)?;
@@ -135,9 +125,44 @@ impl GroupCoordinator {
                         path: OFFSETS_TOPIC.into(),
                         reason: format!("undecodable batch: {e}"),
                     })?;
+                if header.is_control() {
+                    let marker = set.records.first().and_then(|r| r.key.as_deref());
+                    let commit = marker.and_then(crate::log::Marker::from_control_key)
+                        == Some(crate::log::Marker::Commit);
+                    let offsets = pending.remove(&header.producer_id).unwrap_or_default();
+                    for p in offsets.into_iter().filter(|_| commit) {
+                        groups
+                            .entry(p.group.clone())
+                            .or_insert_with(|| Group::new(&p.group))
+                            .offsets
+                            .insert((p.topic, p.partition), p.committed);
+                    }
+                    continue;
+                }
                 for r in set.records {
                     let Some(key) = r.key else { continue };
                     match StoredRecord::decode(&key, r.value.as_deref()) {
+                        Ok(StoredRecord::Offset {
+                            group,
+                            topic,
+                            partition,
+                            value: Some(v),
+                        }) if header.is_transactional() => {
+                            pending
+                                .entry(header.producer_id)
+                                .or_default()
+                                .push(PendingOffset {
+                                    group,
+                                    topic,
+                                    partition,
+                                    committed: Committed {
+                                        offset: v.offset,
+                                        leader_epoch: v.leader_epoch,
+                                        metadata: v.metadata,
+                                        commit_timestamp: v.commit_timestamp,
+                                    },
+                                });
+                        }
                         Ok(rec) => {
                             apply(&mut groups, rec);
                             applied += 1;
@@ -148,6 +173,7 @@ impl GroupCoordinator {
                 }
             }
         }
+        *self.pending() = pending;
         let count = groups.len();
         let mut map = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
         for (id, g) in groups {
@@ -159,6 +185,10 @@ impl GroupCoordinator {
             "group coordinator loaded"
         );
         Ok(())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn group(&self, id: &str, create: bool) -> Option<Arc<tokio::sync::Mutex<Group>>> {
@@ -197,6 +227,29 @@ impl GroupCoordinator {
             .collect();
         let mut batch = encode_batch(&kvs, now_ms());
         let info = self.log.append(&mut batch).map_err(|e| e.to_string())?;
+        self.log
+            .wait_durable(info.last_offset)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Like [`GroupCoordinator::persist`], as a transactional batch of `producer`.
+    async fn persist_transactional(
+        &self,
+        records: &[StoredRecord],
+        producer: (i64, i16),
+    ) -> Result<(), String> {
+        let encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+            records.iter().map(StoredRecord::encode).collect();
+        let kvs: Vec<KeyValue<'_>> = encoded
+            .iter()
+            .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
+            .collect();
+        let mut batch = crate::log::batch::encode_transactional(&kvs, now_ms(), producer);
+        let info = self
+            .log
+            .append_for_coordinator(&mut batch)
+            .map_err(|e| e.to_string())?;
         self.log
             .wait_durable(info.last_offset)
             .await
@@ -399,31 +452,42 @@ impl GroupCoordinator {
         codes
     }
 
-    /// OffsetFetch for one group; `None` topics means every committed partition.
+    /// OffsetFetch for one group; `None` topics means every committed partition. With
+    /// `require_stable`, partitions a transaction holds an offset for answer
+    /// UNSTABLE_OFFSET_COMMIT (the client retries).
     pub(crate) async fn fetch_offsets(
         &self,
         group_id: &str,
         topics: Option<Vec<(String, Vec<i32>)>>,
+        require_stable: bool,
     ) -> Vec<(String, Vec<FetchedOffset>)> {
         let group = self.group(group_id, false);
         let offsets = match &group {
             Some(g) => g.lock().await.offsets.clone(),
             None => BTreeMap::new(),
         };
-        let found = |topic: &str, partition: i32| match offsets.get(&(topic.to_string(), partition))
-        {
-            Some(c) => FetchedOffset {
-                partition,
-                offset: c.offset,
-                leader_epoch: c.leader_epoch,
-                metadata: c.metadata.clone(),
-            },
-            None => FetchedOffset {
-                partition,
-                offset: -1,
-                leader_epoch: -1,
-                metadata: String::new(),
-            },
+        let found = |topic: &str, partition: i32| {
+            let error_code = if require_stable && self.is_unstable(group_id, topic, partition) {
+                ResponseError::UnstableOffsetCommit.code()
+            } else {
+                0
+            };
+            match offsets.get(&(topic.to_string(), partition)) {
+                Some(c) => FetchedOffset {
+                    partition,
+                    offset: c.offset,
+                    leader_epoch: c.leader_epoch,
+                    metadata: c.metadata.clone(),
+                    error_code,
+                },
+                None => FetchedOffset {
+                    partition,
+                    offset: -1,
+                    leader_epoch: -1,
+                    metadata: String::new(),
+                    error_code,
+                },
+            }
         };
         match topics {
             Some(list) => list

@@ -206,6 +206,47 @@ pub(crate) fn encode_batch_with_timestamps(
     base_timestamp: i64,
     step: i64,
 ) -> Vec<u8> {
+    encode(records, base_timestamp, step, 0, (-1, -1))
+}
+
+/// Like [`encode_batch`], flagged transactional and written for `producer` (id, epoch)
+/// without a sequence: a coordinator's write inside the producer's transaction.
+pub(crate) fn encode_transactional(
+    records: &[KeyValue<'_>],
+    timestamp_ms: i64,
+    producer: (i64, i16),
+) -> Vec<u8> {
+    encode(records, timestamp_ms, 0, ATTR_TRANSACTIONAL, producer)
+}
+
+/// A transaction marker: a control batch of `producer` (id, epoch) holding one control
+/// record, key `(version 0, type)` and value `(version 0, coordinator epoch)`.
+pub(crate) fn encode_marker(
+    producer: (i64, i16),
+    marker: crate::log::Marker,
+    coordinator_epoch: i32,
+    timestamp_ms: i64,
+) -> Vec<u8> {
+    let mut key = 0i16.to_be_bytes().to_vec();
+    key.extend_from_slice(&marker.control_type().to_be_bytes());
+    let mut value = 0i16.to_be_bytes().to_vec();
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    encode(
+        &[(Some(&key[..]), Some(&value[..]))],
+        timestamp_ms,
+        0,
+        ATTR_TRANSACTIONAL | ATTR_CONTROL,
+        producer,
+    )
+}
+
+fn encode(
+    records: &[KeyValue<'_>],
+    base_timestamp: i64,
+    step: i64,
+    attributes: i16,
+    (producer_id, producer_epoch): (i64, i16),
+) -> Vec<u8> {
     let mut body = Vec::new();
     for (i, (key, value)) in records.iter().enumerate() {
         let mut rec = vec![0u8]; // attributes
@@ -226,12 +267,12 @@ pub(crate) fn encode_batch_with_timestamps(
     }
     let n = records.len() as i32;
     let mut after_crc = Vec::with_capacity(40 + body.len());
-    after_crc.extend_from_slice(&0i16.to_be_bytes()); // attributes
+    after_crc.extend_from_slice(&attributes.to_be_bytes());
     after_crc.extend_from_slice(&(n - 1).max(0).to_be_bytes()); // last offset delta
     after_crc.extend_from_slice(&base_timestamp.to_be_bytes());
     after_crc.extend_from_slice(&(base_timestamp + i64::from(n - 1).max(0) * step).to_be_bytes());
-    after_crc.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
-    after_crc.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
+    after_crc.extend_from_slice(&producer_id.to_be_bytes());
+    after_crc.extend_from_slice(&producer_epoch.to_be_bytes());
     after_crc.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
     after_crc.extend_from_slice(&n.to_be_bytes());
     after_crc.extend_from_slice(&body);
@@ -255,6 +296,16 @@ pub(crate) mod test_support {
     /// One uncompressed batch with the given records at `base_timestamp` + i.
     pub(crate) fn batch(records: &[KeyValue<'_>], base_timestamp: i64) -> Vec<u8> {
         super::encode_batch_with_timestamps(records, base_timestamp, 1)
+    }
+
+    /// Like [`batch`], flagged transactional and written by producer `pid` (epoch 0)
+    /// starting at sequence `seq`.
+    pub(crate) fn transactional(records: &[KeyValue<'_>], pid: i64, seq: i32) -> Vec<u8> {
+        let mut b = super::encode(records, 1000, 1, super::ATTR_TRANSACTIONAL, (pid, 0));
+        b[53..57].copy_from_slice(&seq.to_be_bytes());
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
     }
 }
 

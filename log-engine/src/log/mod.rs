@@ -5,6 +5,7 @@
 //! - `records`: codecs and raw record walking inside a batch.
 //! - `segment`: one `.log` file with its indexes; append, positional reads, recovery.
 //! - `producer_state`: idempotent producers' epochs and sequences per partition.
+//! - `transactions`: open and aborted transactions per partition (last stable offset).
 //! - [`PartitionLog`]: segments of one partition; offsets, reads, durability, recovery.
 
 pub mod batch;
@@ -13,12 +14,16 @@ mod partition;
 mod producer_state;
 mod records;
 mod segment;
+mod transactions;
 
 pub use partition::{
-    AppendInfo, CompactReport, FlushPolicy, LocatedRead, MAX_SEGMENT_BYTES, OpenReport,
+    AppendInfo, CompactReport, FlushPolicy, Isolation, LocatedRead, MAX_SEGMENT_BYTES, OpenReport,
     PartitionConfig, PartitionLog, ReadResult,
 };
 pub use segment::FileSlice;
+pub use transactions::{AbortedTxn, Marker};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transaction_tests;

@@ -1,6 +1,11 @@
 //! One partition's log: an ordered set of segments, offset assignment, reads, durability and
 //! crash recovery.
 //!
+//! Transactions: batches flagged transactional stay invisible to `read_committed` readers
+//! until their producer's COMMIT or ABORT marker is appended ([`PartitionLog::append_marker`]);
+//! the last stable offset is the first offset of the oldest open transaction (or the high
+//! watermark), and reads up to it list the aborted transactions they cover.
+//!
 //! Offsets: `log_start` is the first readable offset, `log_end` the next offset to assign,
 //! and `high_watermark` the end of what consumers may read. With [`FlushPolicy::Always`] the
 //! high watermark moves only when data is fsynced, so a consumer never sees a record that a
@@ -14,6 +19,7 @@ use std::time::Duration;
 use crate::error::LogError;
 use crate::log::batch::{BatchHeader, set_base_offset};
 use crate::log::producer_state::{ProducerStates, SequenceCheck};
+use crate::log::transactions::{AbortedTxn, Marker, TxnStates};
 
 mod cleaner;
 use crate::log::segment::{FileSlice, Segment, file_stem};
@@ -86,14 +92,27 @@ pub struct ReadResult {
     pub log_start_offset: i64,
 }
 
+/// Which records a read may return (a Fetch's `isolation_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Everything below the high watermark.
+    ReadUncommitted,
+    /// Everything below the last stable offset, with the aborted transactions listed.
+    ReadCommitted,
+}
+
 /// Where the batches for a read lie, found without reading them.
 #[derive(Debug, Clone)]
 pub struct LocatedRead {
     /// Whole batches (the first may start before the requested offset); `None` when there
-    /// is nothing at or after the offset below the high watermark.
+    /// is nothing at or after the offset below the isolation's bound.
     pub slice: Option<FileSlice>,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// For [`Isolation::ReadCommitted`]: aborted transactions with records in the range
+    /// read (their records are skipped by the client); empty otherwise.
+    pub aborted: Vec<AbortedTxn>,
 }
 
 /// What opening a partition found.
@@ -124,6 +143,8 @@ pub struct PartitionLog {
     flushed: i64,
     /// Idempotent producers seen in this partition.
     producers: ProducerStates,
+    /// Open and aborted transactions.
+    txns: TxnStates,
     /// When the active segment started taking appends (for `segment.ms`).
     active_since: std::time::Instant,
     /// Bytes appended since the last compaction (everything is dirty after a restart).
@@ -246,9 +267,21 @@ impl PartitionLog {
         // What recovery read may still sit only in the page cache of a crashed process.
         active.sync_all()?;
         let mut producers = ProducerStates::default();
+        let mut txns = TxnStates::default();
         for seg in segments.values().chain(std::iter::once(&active)) {
-            seg.for_each_header(|h| producers.record(h))?;
+            seg.for_each_header(|pos, h| {
+                producers.record(h);
+                if h.is_control() {
+                    if let Some(marker) = marker_of(seg, pos, h)? {
+                        txns.on_marker(h.producer_id, marker, h.base_offset);
+                    }
+                } else {
+                    txns.on_data(h);
+                }
+                Ok(())
+            })?;
         }
+        txns.forget_below(log_start);
         let log = Self {
             dir: dir.to_path_buf(),
             config,
@@ -259,6 +292,7 @@ impl PartitionLog {
             high_watermark: log_end,
             flushed: log_end,
             producers,
+            txns,
             active_since: std::time::Instant::now(),
             dirty_bytes: 0,
         };
@@ -280,7 +314,17 @@ impl PartitionLog {
                 max: self.config.max_message_bytes,
             });
         }
-        if self.config.require_keys && !header.is_control() {
+        if header.is_control() {
+            return Err(LogError::InvalidBatch(
+                "control batches are written only by the transaction coordinator".into(),
+            ));
+        }
+        if header.is_transactional() && header.producer_id < 0 {
+            return Err(LogError::InvalidBatch(
+                "a transactional batch must carry a producer id".into(),
+            ));
+        }
+        if self.config.require_keys {
             let section = crate::log::records::records_section(batch, header.compression())
                 .map_err(LogError::InvalidBatch)?;
             let records = crate::log::records::walk(&section).map_err(LogError::InvalidBatch)?;
@@ -289,6 +333,12 @@ impl PartitionLog {
                     "Compacted topic cannot accept message without key".into(),
                 ));
             }
+        }
+        if header.producer_id >= 0 && header.base_sequence < 0 {
+            return Err(LogError::InvalidBatch(format!(
+                "producer id {} sent a batch without a sequence number",
+                header.producer_id
+            )));
         }
         if header.producer_id >= 0 {
             match self.producers.check(&header) {
@@ -321,6 +371,69 @@ impl PartitionLog {
                 }
             }
         }
+        let info = self.write(batch, header)?;
+        self.txns.on_data(&BatchHeader {
+            base_offset: info.base_offset,
+            ..header
+        });
+        Ok(info)
+    }
+
+    /// Appends a batch a coordinator wrote for a transactional producer (the group
+    /// coordinator's transactional offset commits): it carries the producer's id and epoch
+    /// but no sequence, so only the epoch is checked.
+    pub fn append_for_coordinator(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let header = BatchHeader::parse(batch).map_err(LogError::InvalidBatch)?;
+        header.validate(batch).map_err(LogError::InvalidBatch)?;
+        if header.is_control() || header.base_sequence != -1 || header.producer_id < 0 {
+            return Err(LogError::InvalidBatch(
+                "a coordinator batch carries a producer id and no sequence".into(),
+            ));
+        }
+        self.check_epoch(header.producer_id, header.producer_epoch)?;
+        let info = self.write(batch, header)?;
+        self.txns.on_data(&BatchHeader {
+            base_offset: info.base_offset,
+            ..header
+        });
+        Ok(info)
+    }
+
+    fn check_epoch(&self, producer_id: i64, epoch: i16) -> Result<(), LogError> {
+        match self.producers.epoch(producer_id) {
+            Some(current) if current > epoch => Err(LogError::InvalidProducerEpoch {
+                got: epoch,
+                current,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends a transaction marker for `producer_id` at `epoch` (from the transaction
+    /// coordinator). Refused when the partition has seen a newer epoch of the producer.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        marker: Marker,
+        coordinator_epoch: i32,
+        timestamp_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_epoch(producer_id, epoch)?;
+        let mut batch = crate::log::batch::encode_marker(
+            (producer_id, epoch),
+            marker,
+            coordinator_epoch,
+            timestamp_ms,
+        );
+        let header = BatchHeader::parse(&batch).map_err(LogError::InvalidBatch)?;
+        let info = self.write(&mut batch, header)?;
+        self.txns.on_marker(producer_id, marker, info.base_offset);
+        Ok(info)
+    }
+
+    /// Writes a validated batch at the next offsets, rolling the segment first if due.
+    fn write(&mut self, batch: &mut [u8], header: BatchHeader) -> Result<AppendInfo, LogError> {
         if !self.active.is_empty()
             && (self.active.size() + batch.len() as u64 > self.config.segment_bytes
                 || self.active_since.elapsed() >= self.config.segment_ms)
@@ -401,7 +514,7 @@ impl PartitionLog {
     /// Reads whole batches starting with the one that contains `offset`, up to `max_bytes`
     /// (at least one batch), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        let located = self.locate(offset, max_bytes)?;
+        let located = self.locate(offset, max_bytes, Isolation::ReadUncommitted)?;
         Ok(ReadResult {
             records: match located.slice {
                 Some(slice) => slice.read()?,
@@ -413,8 +526,15 @@ impl PartitionLog {
     }
 
     /// Like [`PartitionLog::read`], but only finds the bytes: the caller reads or sends
-    /// them later, without holding the partition.
-    pub fn locate(&self, offset: i64, max_bytes: usize) -> Result<LocatedRead, LogError> {
+    /// them later, without holding the partition. `isolation` bounds the read at the high
+    /// watermark or the last stable offset; an offset up to the high watermark is in range
+    /// either way.
+    pub fn locate(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: Isolation,
+    ) -> Result<LocatedRead, LogError> {
         if offset < self.log_start || offset > self.high_watermark {
             return Err(LogError::OffsetOutOfRange {
                 offset,
@@ -422,22 +542,41 @@ impl PartitionLog {
                 log_end: self.high_watermark,
             });
         }
+        let stable = self.last_stable_offset();
+        let end = match isolation {
+            Isolation::ReadUncommitted => self.high_watermark,
+            Isolation::ReadCommitted => stable,
+        };
         let mut slice = None;
-        if offset < self.high_watermark {
+        if offset < end {
             // The first segment that reaches past `offset` holds it (or, after compaction,
             // the next batch after it).
             for seg in self.segments().filter(|s| s.next_offset() > offset) {
                 if let Some((pos, _)) = seg.position_of(offset)? {
-                    slice = Some(seg.slice_from(pos, max_bytes, self.high_watermark)?);
+                    slice = Some(seg.slice_from(pos, max_bytes, end)?).filter(|s| !s.is_empty());
                     break;
                 }
             }
         }
+        let aborted = match (&slice, isolation) {
+            (Some(_), Isolation::ReadCommitted) => self.txns.aborted_between(offset, end),
+            _ => Vec::new(),
+        };
         Ok(LocatedRead {
             slice,
             high_watermark: self.high_watermark,
+            last_stable_offset: stable,
             log_start_offset: self.log_start,
+            aborted,
         })
+    }
+
+    /// The end of what `read_committed` consumers may read: the first offset of the oldest
+    /// open transaction, or the high watermark when none is open below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns
+            .first_open_offset()
+            .map_or(self.high_watermark, |first| first.min(self.high_watermark))
     }
 
     /// The first visible batch that may hold a record with timestamp `>= target` (the
@@ -471,6 +610,7 @@ impl PartitionLog {
             return Ok(self.log_start);
         }
         self.log_start = offset;
+        self.txns.forget_below(offset);
         write_offset_file(&self.dir.join(LOG_START_FILE), offset)?;
         while let Some(first) = self.sealed.first_entry() {
             if first.get().next_offset() > offset {
@@ -516,4 +656,20 @@ impl PartitionLog {
     pub fn size_bytes(&self) -> u64 {
         self.segments().map(Segment::size).sum()
     }
+}
+
+/// The transaction marker a control batch holds, if any.
+fn marker_of(seg: &Segment, pos: u64, header: &BatchHeader) -> Result<Option<Marker>, LogError> {
+    let bytes = seg.read_batch(pos, header)?;
+    let corrupt = |reason: String| LogError::Corrupt {
+        path: seg.log_path().to_path_buf(),
+        reason: format!("control batch at offset {}: {reason}", header.base_offset),
+    };
+    let section =
+        crate::log::records::records_section(&bytes, header.compression()).map_err(corrupt)?;
+    let records = crate::log::records::walk(&section).map_err(corrupt)?;
+    Ok(records
+        .first()
+        .and_then(|r| r.key)
+        .and_then(Marker::from_control_key))
 }

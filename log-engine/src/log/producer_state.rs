@@ -95,7 +95,13 @@ impl ProducerStates {
         }
     }
 
-    /// Records an appended (or replayed) idempotent batch; `h.base_offset` is assigned.
+    /// The epoch last seen for `producer_id`.
+    pub(crate) fn epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
+    /// Records an appended (or replayed) idempotent batch or transaction marker;
+    /// `h.base_offset` is assigned.
     pub(crate) fn record(&mut self, h: &BatchHeader) {
         if h.producer_id < 0 {
             return;
@@ -104,6 +110,11 @@ impl ProducerStates {
         if h.producer_epoch != entry.epoch {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
+        }
+        if h.is_control() || h.base_sequence < 0 {
+            // Transaction markers and coordinator-written batches carry the producer's
+            // epoch but no sequence.
+            return;
         }
         entry.batches.push_back(CachedBatch {
             first_seq: h.base_sequence,

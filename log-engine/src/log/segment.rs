@@ -325,12 +325,15 @@ impl Segment {
         Ok(None)
     }
 
-    /// Calls `f` with the header of every batch, in order.
-    pub(crate) fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<(), LogError> {
+    /// Calls `f` with the position and header of every batch, in order.
+    pub(crate) fn for_each_header(
+        &self,
+        mut f: impl FnMut(u64, &BatchHeader) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
         let mut pos = 0u64;
         while pos < self.size {
             let header = self.header_at(pos)?;
-            f(&header);
+            f(pos, &header)?;
             pos += header.total_size() as u64;
         }
         Ok(())
@@ -422,6 +425,10 @@ impl Segment {
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
     }
 
     pub(crate) fn base_offset(&self) -> i64 {

@@ -48,7 +48,7 @@ impl RunningBroker {
             .unwrap_or_else(|| (addr.ip().to_string(), addr.port()));
         let broker = tokio::task::spawn_blocking(move || {
             let broker = Broker::open(config, advertised)?;
-            broker.start_groups()?;
+            broker.start_coordinators()?;
             Ok::<_, BrokerError>(broker)
         })
         .await
@@ -62,6 +62,7 @@ impl RunningBroker {
         tasks.spawn(accept_loop(Arc::clone(&broker), listener, stop_rx.clone()));
         tasks.spawn(interval_flusher(Arc::clone(&broker), stop_rx.clone()));
         tasks.spawn(group_ticker(Arc::clone(&broker), stop_rx.clone()));
+        tasks.spawn(txn_ticker(Arc::clone(&broker), stop_rx.clone()));
         tasks.spawn(log_cleaner(Arc::clone(&broker), stop_rx));
         tracing::info!(%addr, node_id = broker.node_id(), cluster_id = broker.cluster_id(),
             "broker listening");
@@ -164,6 +165,21 @@ async fn group_ticker(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
         }
         if let Some(groups) = broker.groups() {
             groups.tick().await;
+        }
+    }
+}
+
+/// Aborts timed-out transactions and completes prepared ones.
+async fn txn_ticker(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(crate::txn::TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        if let Some(txns) = broker.txns() {
+            txns.tick(&broker).await;
         }
     }
 }

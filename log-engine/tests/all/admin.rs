@@ -76,7 +76,14 @@ fn create_describe_and_delete_topics() {
     assert!(deleted[0].is_ok(), "{deleted:?}");
     let md = consumer.fetch_metadata(None, TIMEOUT).expect("metadata");
     let names: Vec<&str> = md.topics().iter().map(|t| t.name()).collect();
-    assert_eq!(names, ["__consumer_offsets", "connect-configs"]);
+    assert_eq!(
+        names,
+        [
+            "__consumer_offsets",
+            "__transaction_state",
+            "connect-configs"
+        ]
+    );
     // A topic of the same name starts empty.
     let recreated = block(admin.create_topics(&topics[1..], &opts)).expect("recreate");
     assert!(recreated[0].is_ok());

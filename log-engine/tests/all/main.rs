@@ -10,3 +10,5 @@ mod protocol;
 mod python;
 mod sasl;
 mod support;
+mod transactions;
+mod txn_protocol;

@@ -291,7 +291,7 @@ fn encoded_batch(producer_id: i64, epoch: i16, first_sequence: i32, n: i32) -> B
 }
 
 /// Produces `batch` to partition 0 of `topic` on `s`; returns (error code, base offset).
-fn produce_raw(s: &mut TcpStream, topic: &'static str, batch: Bytes) -> (i16, i64) {
+pub(crate) fn produce_raw(s: &mut TcpStream, topic: &'static str, batch: Bytes) -> (i16, i64) {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
     let req = ProduceRequest::default()

@@ -4,8 +4,9 @@ Usage: confluent_matrix.py BOOTSTRAP
 
 Covers: every codec with and without idempotence (keys, headers), consuming from the
 beginning, list offsets (earliest, latest, by time), a consumer group with commit metadata,
-AdminClient topic, config, partition, record, cluster and group calls. Exits non-zero on
-the first failed check, naming it.
+AdminClient topic, config, partition, record, cluster and group calls, and a transactional
+producer (a committed and an aborted transaction, offsets sent to the transaction, read
+back with both isolation levels). Exits non-zero on the first failed check, naming it.
 """
 
 import sys
@@ -159,4 +160,42 @@ check("py-group" not in [g.group_id for g in groups.valid], "delete_consumer_gro
 
 wait(admin.delete_topics(["py-admin"]))
 check("py-admin" not in admin.list_topics(timeout=TIMEOUT).topics, "delete_topics removed the topic")
+
+# Transactions: commit one, abort one; offsets sent with the committed one count.
+wait(admin.create_topics([NewTopic("py-tx-in", 1, 1)]))
+tx = Producer({"bootstrap.servers": BOOT, "transactional.id": "py-tx"})
+tx.init_transactions(TIMEOUT)
+group_md = Consumer({"bootstrap.servers": BOOT, "group.id": "py-tx-group"})
+for outcome, values in (("commit", ["t0", "t1"]), ("abort", ["a0"])):
+    tx.begin_transaction()
+    for v in values:
+        tx.produce("py-tx", value=v, partition=0)
+    tx.flush(TIMEOUT)  # written before the ending, so the abort has records to hide
+    tx.send_offsets_to_transaction([TopicPartition("py-tx-in", 0, 3 if outcome == "commit" else 9)],
+                                   group_md.consumer_group_metadata(), TIMEOUT)
+    (tx.commit_transaction if outcome == "commit" else tx.abort_transaction)(TIMEOUT)
+
+
+def read_values(isolation, want):
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": f"py-tx-read-{uuid.uuid4()}",
+                  "isolation.level": isolation, "enable.auto.commit": False})
+    c.assign([TopicPartition("py-tx", 0, 0)])
+    got, deadline = [], time.time() + TIMEOUT
+    while len(got) < want and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    extra = c.poll(1.0)
+    if extra is not None and not extra.error():
+        got.append(extra.value().decode())
+    c.close()
+    return got
+
+
+check(read_values("read_committed", 2) == ["t0", "t1"], "read_committed sees the committed transaction only")
+got = read_values("read_uncommitted", 3)
+check(got == ["t0", "t1", "a0"], f"read_uncommitted sees the aborted records too, got {got}")
+committed = group_md.committed([TopicPartition("py-tx-in", 0)], timeout=TIMEOUT)
+check(committed[0].offset == 3, f"offsets of the committed transaction only, got {committed[0].offset}")
+group_md.close()
 print(f"{checks} passed, 0 failed")

@@ -2,9 +2,10 @@
 //!
 //! The first partition with data always gets at least one batch, even past `max_bytes`
 //! (KIP-74). With fewer than `min_bytes` available the request waits, up to `max_wait_ms`,
-//! for records to become visible. There are no fetch sessions (session id 0) and no
-//! transactions yet, so the last stable offset equals the high watermark. The batches are
-//! only located here; the connection sends them from the segment files (see [`wire`]).
+//! for records to become visible. There are no fetch sessions (session id 0). A
+//! `read_committed` fetch (isolation level 1) reads only below the last stable offset and
+//! gets the aborted transactions its range covers. The batches are only located here; the
+//! connection sends them from the segment files (see [`wire`]).
 
 mod wire;
 
@@ -19,6 +20,7 @@ use self::wire::{PartitionOut, Records, TopicOut};
 use super::{Ctx, Reply};
 use crate::broker::Broker;
 use crate::error::LogError;
+use crate::log::{Isolation, LocatedRead};
 
 /// Longest wait honoured, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -40,7 +42,11 @@ fn partition_error(index: i32, code: ResponseError, hwm: i64, log_start: i64) ->
 fn read_all(broker: &Broker, req: &FetchRequest) -> (Vec<TopicOut>, usize) {
     let mut remaining = usize::try_from(req.max_bytes).unwrap_or(0);
     let mut total = 0usize;
-    let read_committed = req.isolation_level == 1;
+    let isolation = if req.isolation_level == 1 {
+        Isolation::ReadCommitted
+    } else {
+        Isolation::ReadUncommitted
+    };
     let mut topics = Vec::with_capacity(req.topics.len());
     for ft in &req.topics {
         let topic = broker.topic(&ft.topic);
@@ -63,25 +69,34 @@ fn read_all(broker: &Broker, req: &FetchRequest) -> (Vec<TopicOut>, usize) {
                 part_max.min(remaining)
             };
             let data = if budget == 0 && total > 0 {
-                let (start, hwm) = partition.offsets();
-                Ok((Records::Empty, hwm, start))
-            } else {
-                partition.locate(fp.fetch_offset, budget).map(|r| {
-                    let records = r.slice.map_or(Records::Empty, Records::File);
-                    (records, r.high_watermark, r.log_start_offset)
+                let (log_start, high_watermark, last_stable) = partition.offsets_with_stable();
+                Ok(LocatedRead {
+                    slice: None,
+                    high_watermark,
+                    last_stable_offset: last_stable,
+                    log_start_offset: log_start,
+                    aborted: Vec::new(),
                 })
+            } else {
+                partition.locate(fp.fetch_offset, budget, isolation)
             };
             match data {
-                Ok((records, hwm, log_start)) => {
+                Ok(read) => {
+                    let records = read.slice.map_or(Records::Empty, Records::File);
                     total += records.len();
                     remaining = remaining.saturating_sub(records.len());
                     parts.push(PartitionOut {
                         index: fp.partition,
                         error_code: 0,
-                        high_watermark: hwm,
-                        last_stable_offset: hwm,
-                        log_start_offset: log_start,
-                        aborted: read_committed.then(Vec::new),
+                        high_watermark: read.high_watermark,
+                        last_stable_offset: read.last_stable_offset,
+                        log_start_offset: read.log_start_offset,
+                        aborted: (isolation == Isolation::ReadCommitted).then(|| {
+                            read.aborted
+                                .iter()
+                                .map(|t| (t.producer_id, t.first_offset))
+                                .collect()
+                        }),
                         records,
                     });
                 }

@@ -241,7 +241,7 @@ mod tests {
             log.append(&mut batch).expect("append");
         }
         log.sync().expect("sync");
-        log.locate(0, 1 << 20)
+        log.locate(0, 1 << 20, crate::log::Isolation::ReadUncommitted)
             .expect("locate")
             .slice
             .expect("stored batches")

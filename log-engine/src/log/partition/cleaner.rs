@@ -6,6 +6,10 @@
 //! `delete.retention.ms` after their batch's timestamp). Kept records are copied
 //! byte-for-byte into batches that keep their base offset, timestamps and last offset
 //! delta, re-compressed with the same codec; offsets never change.
+//!
+//! Transactions: records of aborted transactions never count as a key's latest value and
+//! are removed; batches of transactions still open are neither counted nor touched (they
+//! may yet abort). Markers are kept.
 
 use std::collections::HashMap;
 
@@ -51,6 +55,20 @@ fn rebuild(
 }
 
 impl PartitionLog {
+    /// A batch of a transaction that is still open.
+    fn undecided(&self, h: &BatchHeader) -> bool {
+        h.is_transactional()
+            && self
+                .txns
+                .open_since(h.producer_id)
+                .is_some_and(|first| first <= h.base_offset)
+    }
+
+    /// A batch of an aborted transaction.
+    fn aborted(&self, h: &BatchHeader) -> bool {
+        h.is_transactional() && self.txns.is_aborted(h.producer_id, h.base_offset)
+    }
+
     /// Bytes appended since the last compaction, over the partition's size.
     pub fn dirty_ratio(&self) -> f64 {
         let total = self.size_bytes();
@@ -72,11 +90,11 @@ impl PartitionLog {
         if self.sealed.is_empty() {
             return Ok(report);
         }
-        // Pass 1: the latest offset of every key, across the whole log.
+        // Pass 1: the latest committed offset of every key, across the whole log.
         let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
         for seg in self.segments() {
             seg.for_each_batch(|h, bytes| {
-                if h.is_control() {
+                if h.is_control() || self.undecided(h) || self.aborted(h) {
                     return Ok(());
                 }
                 let section =
@@ -99,7 +117,7 @@ impl PartitionLog {
             let mut out = Vec::with_capacity(seg.size() as usize);
             let mut removed = 0u64;
             seg.for_each_batch(|h, bytes| {
-                if h.is_control() {
+                if h.is_control() || self.undecided(h) {
                     out.extend_from_slice(bytes);
                     return Ok(());
                 }
@@ -180,6 +198,7 @@ impl PartitionLog {
                 .unwrap_or(self.active.base_offset());
             if next > self.log_start {
                 self.log_start = next;
+                self.txns.forget_below(next);
                 write_offset_file(&self.dir.join(LOG_START_FILE), next)?;
             }
         }

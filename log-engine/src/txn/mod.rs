@@ -1,0 +1,474 @@
+//! The transaction coordinator: every transactional id's producer id, epoch and open
+//! transaction. Each state change is appended to the compacted internal topic
+//! `__transaction_state` and fsynced before it is answered; at start the topic is replayed.
+//!
+//! Ending a transaction writes `PrepareCommit`/`PrepareAbort`, then a COMMIT/ABORT marker
+//! to every partition of the transaction (fsynced), then `CompleteCommit`/`CompleteAbort`;
+//! a prepared transaction found at start or left by a failed write is completed by the
+//! ticker. A new InitProducerId for the id, or the transaction outliving its timeout,
+//! bumps the epoch first (fencing the old producer everywhere) and aborts with it.
+//!
+//! - `store`: the `__transaction_state` record layouts.
+
+pub(crate) mod store;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::records::RecordBatchDecoder;
+
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::group::OFFSETS_TOPIC;
+use crate::log::Marker;
+use crate::log::batch::{BatchHeader, encode_batch};
+use crate::partition::Partition;
+use store::{TxnRecord, TxnStatus};
+
+/// The internal topic holding transaction state.
+pub(crate) const TXN_TOPIC: &str = "__transaction_state";
+/// How often timed-out transactions are looked for.
+pub(crate) const TICK: std::time::Duration = std::time::Duration::from_millis(500);
+/// Longest transaction timeout a producer may ask for (`transaction.max.timeout.ms`).
+pub(crate) const MAX_TIMEOUT_MS: i32 = 900_000;
+
+/// What a request names: its transactional id and the producer id and epoch it holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TxnProducer<'a> {
+    pub(crate) transactional_id: &'a str,
+    pub(crate) producer_id: i64,
+    pub(crate) epoch: i16,
+    /// The code for a stale epoch at this request's version (PRODUCER_FENCED from the
+    /// versions that know it, INVALID_PRODUCER_EPOCH before).
+    pub(crate) fenced: ResponseError,
+}
+
+/// The `(topic, partition)`s of a transaction.
+type TxnPartitions = BTreeSet<(String, i32)>;
+
+#[derive(Debug)]
+pub(crate) struct TxnCoordinator {
+    /// Every transactional id; held across the writes of one operation, so operations are
+    /// applied one at a time.
+    txns: tokio::sync::Mutex<HashMap<String, TxnRecord>>,
+    /// Producer id → epoch and partitions of its ongoing transaction, for Produce and
+    /// TxnOffsetCommit checks (which must not wait for the lock above).
+    ongoing: Mutex<HashMap<i64, (i16, TxnPartitions)>>,
+    log: Arc<Partition>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl TxnCoordinator {
+    /// Creates `__transaction_state` if needed and replays it.
+    pub(crate) fn open(broker: &Broker) -> Result<Self, BrokerError> {
+        let log = broker.internal_partition(TXN_TOPIC)?;
+        let mut txns: HashMap<String, TxnRecord> = HashMap::new();
+        let (mut offset, end) = log.offsets();
+        let corrupt = |reason: String| BrokerError::Metadata {
+            path: TXN_TOPIC.into(),
+            reason,
+        };
+        while offset < end {
+            let read = log.read(offset, 1 << 20)?;
+            if read.records.is_empty() {
+                break;
+            }
+            let mut rest = Bytes::from(read.records);
+            while !rest.is_empty() {
+                let header = BatchHeader::parse(&rest).map_err(corrupt)?;
+                offset = header.last_offset() + 1;
+                let set = RecordBatchDecoder::decode(&mut rest)
+                    .map_err(|e| corrupt(format!("undecodable batch: {e}")))?;
+                for r in set.records {
+                    let Some(key) = r.key else { continue };
+                    match store::decode(&key, r.value.as_deref()) {
+                        Ok((id, Some(rec))) => {
+                            txns.insert(id, rec);
+                        }
+                        Ok((id, None)) => {
+                            txns.remove(&id);
+                        }
+                        Err(e) => tracing::warn!(offset = r.offset, error = %e,
+                            "skipping an unreadable __transaction_state record"),
+                    }
+                }
+            }
+        }
+        let ongoing = txns
+            .values()
+            .filter(|t| t.status == TxnStatus::Ongoing)
+            .map(|t| (t.producer_id, (t.producer_epoch, t.partitions.clone())))
+            .collect();
+        tracing::info!(
+            transactional_ids = txns.len(),
+            "transaction coordinator loaded"
+        );
+        Ok(Self {
+            txns: tokio::sync::Mutex::new(txns),
+            ongoing: Mutex::new(ongoing),
+            log,
+        })
+    }
+
+    /// Appends `id`'s new state and waits until it is fsynced, then publishes it.
+    async fn save(
+        &self,
+        txns: &mut HashMap<String, TxnRecord>,
+        id: &str,
+        rec: TxnRecord,
+    ) -> Result<(), ResponseError> {
+        let key = store::encode_key(id);
+        let value = rec.encode();
+        let mut batch = encode_batch(&[(Some(&key[..]), Some(&value[..]))], now_ms());
+        let written = match self.log.append(&mut batch) {
+            Ok(info) => self.log.wait_durable(info.last_offset).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            tracing::error!(transactional_id = id, error = %e, "cannot persist transaction state");
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        let mut ongoing = self.ongoing.lock().unwrap_or_else(PoisonError::into_inner);
+        ongoing.retain(|&pid, _| pid != rec.producer_id);
+        if rec.status == TxnStatus::Ongoing {
+            ongoing.insert(
+                rec.producer_id,
+                (rec.producer_epoch, rec.partitions.clone()),
+            );
+        }
+        drop(ongoing);
+        txns.insert(id.to_string(), rec);
+        Ok(())
+    }
+
+    /// Writes `marker` to every partition of `rec`'s transaction and waits for each to be
+    /// fsynced; a marker in `__consumer_offsets` also settles the transaction's offsets.
+    async fn write_markers(
+        &self,
+        broker: &Broker,
+        rec: &TxnRecord,
+        marker: Marker,
+    ) -> Result<(), ResponseError> {
+        let producer = (rec.producer_id, rec.producer_epoch);
+        for (topic, index) in &rec.partitions {
+            let Some(partition) = broker
+                .topic(topic)
+                .and_then(|t| t.partition(*index).cloned())
+            else {
+                tracing::warn!(
+                    topic,
+                    partition = index,
+                    "transaction partition is gone; no marker"
+                );
+                continue;
+            };
+            let written = match partition.append_marker(producer, marker, 0, now_ms()) {
+                Ok(info) => partition.wait_durable(info.last_offset).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                tracing::error!(topic, partition = index, error = %e,
+                    "cannot write a transaction marker");
+                return Err(ResponseError::CoordinatorNotAvailable);
+            }
+            if topic == OFFSETS_TOPIC
+                && let Some(groups) = broker.groups()
+            {
+                groups
+                    .complete_txn(rec.producer_id, marker == Marker::Commit)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Prepares, marks and completes `rec`'s transaction with `marker`.
+    async fn finish(
+        &self,
+        broker: &Broker,
+        txns: &mut HashMap<String, TxnRecord>,
+        id: &str,
+        mut rec: TxnRecord,
+        marker: Marker,
+    ) -> Result<TxnRecord, ResponseError> {
+        let (prepare, complete) = match marker {
+            Marker::Commit => (TxnStatus::PrepareCommit, TxnStatus::CompleteCommit),
+            Marker::Abort => (TxnStatus::PrepareAbort, TxnStatus::CompleteAbort),
+        };
+        if rec.status != prepare {
+            rec.status = prepare;
+            rec.last_update_ms = now_ms();
+            self.save(txns, id, rec.clone()).await?;
+        }
+        self.write_markers(broker, &rec, marker).await?;
+        rec.status = complete;
+        rec.partitions.clear();
+        rec.last_update_ms = now_ms();
+        self.save(txns, id, rec.clone()).await?;
+        Ok(rec)
+    }
+
+    /// Bumps the epoch (fencing the producer that holds the old one) and aborts the open
+    /// transaction with the new epoch.
+    async fn fence_and_abort(
+        &self,
+        broker: &Broker,
+        txns: &mut HashMap<String, TxnRecord>,
+        id: &str,
+        mut rec: TxnRecord,
+    ) -> Result<TxnRecord, ResponseError> {
+        rec.producer_epoch = rec.producer_epoch.saturating_add(1);
+        self.finish(broker, txns, id, rec, Marker::Abort).await
+    }
+
+    /// InitProducerId with a transactional id: the producer id and a new epoch, after
+    /// aborting (or completing) whatever the id's previous producer left open.
+    pub(crate) async fn init_producer_id(
+        &self,
+        broker: &Broker,
+        id: &str,
+        timeout_ms: i32,
+        current: (i64, i16),
+        fenced: ResponseError,
+    ) -> Result<(i64, i16), ResponseError> {
+        if id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+            return Err(ResponseError::InvalidTransactionTimeout);
+        }
+        let mut txns = self.txns.lock().await;
+        let now = now_ms();
+        let mut rec = match txns.get(id).cloned() {
+            None => TxnRecord {
+                producer_id: broker.allocate_producer_id().map_err(|e| {
+                    tracing::error!(error = %e, "cannot allocate a producer id");
+                    ResponseError::CoordinatorNotAvailable
+                })?,
+                producer_epoch: 0,
+                timeout_ms,
+                status: TxnStatus::Empty,
+                partitions: BTreeSet::new(),
+                last_update_ms: now,
+                start_ms: -1,
+            },
+            Some(rec) => {
+                // KIP-360: a producer that names its id and epoch must hold the current ones.
+                if current.0 >= 0 && current != (rec.producer_id, rec.producer_epoch) {
+                    return Err(fenced);
+                }
+                let mut rec = match rec.status {
+                    TxnStatus::Ongoing => {
+                        let aborted = self.fence_and_abort(broker, &mut txns, id, rec).await?;
+                        tracing::info!(
+                            transactional_id = id,
+                            producer_id = aborted.producer_id,
+                            "aborted the open transaction of a re-initialised producer"
+                        );
+                        aborted
+                    }
+                    TxnStatus::PrepareCommit => {
+                        self.finish(broker, &mut txns, id, rec, Marker::Commit)
+                            .await?
+                    }
+                    TxnStatus::PrepareAbort => {
+                        self.finish(broker, &mut txns, id, rec, Marker::Abort)
+                            .await?
+                    }
+                    _ => rec,
+                };
+                if rec.producer_epoch >= i16::MAX - 1 {
+                    rec.producer_id = broker.allocate_producer_id().map_err(|e| {
+                        tracing::error!(error = %e, "cannot allocate a producer id");
+                        ResponseError::CoordinatorNotAvailable
+                    })?;
+                    rec.producer_epoch = 0;
+                } else {
+                    rec.producer_epoch += 1;
+                }
+                rec
+            }
+        };
+        rec.status = TxnStatus::Empty;
+        rec.partitions.clear();
+        rec.timeout_ms = timeout_ms;
+        rec.last_update_ms = now;
+        rec.start_ms = -1;
+        let answer = (rec.producer_id, rec.producer_epoch);
+        self.save(&mut txns, id, rec).await?;
+        Ok(answer)
+    }
+
+    /// The id's state if `p` holds its current producer id and epoch.
+    fn verify(
+        txns: &HashMap<String, TxnRecord>,
+        p: &TxnProducer<'_>,
+    ) -> Result<TxnRecord, ResponseError> {
+        let rec = txns
+            .get(p.transactional_id)
+            .filter(|r| r.producer_id == p.producer_id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        if rec.producer_epoch != p.epoch {
+            return Err(p.fenced);
+        }
+        if matches!(
+            rec.status,
+            TxnStatus::PrepareCommit | TxnStatus::PrepareAbort
+        ) {
+            return Err(ResponseError::ConcurrentTransactions);
+        }
+        Ok(rec.clone())
+    }
+
+    /// AddPartitionsToTxn / AddOffsetsToTxn: one code per partition, in order. Unknown
+    /// partitions fail the whole request (the others get OPERATION_NOT_ATTEMPTED).
+    pub(crate) async fn add_partitions(
+        &self,
+        broker: &Broker,
+        p: TxnProducer<'_>,
+        partitions: &[(String, i32)],
+    ) -> Vec<i16> {
+        let mut txns = self.txns.lock().await;
+        let all = |code: ResponseError| vec![code.code(); partitions.len()];
+        let mut rec = match Self::verify(&txns, &p) {
+            Ok(rec) => rec,
+            Err(code) => return all(code),
+        };
+        let known: Vec<bool> = partitions
+            .iter()
+            .map(|(t, i)| broker.topic(t).is_some_and(|t| t.partition(*i).is_some()))
+            .collect();
+        if known.contains(&false) {
+            return known
+                .iter()
+                .map(|&k| {
+                    if k {
+                        ResponseError::OperationNotAttempted.code()
+                    } else {
+                        ResponseError::UnknownTopicOrPartition.code()
+                    }
+                })
+                .collect();
+        }
+        let ongoing = rec.status == TxnStatus::Ongoing;
+        if ongoing && partitions.iter().all(|tp| rec.partitions.contains(tp)) {
+            return vec![0; partitions.len()];
+        }
+        if !ongoing {
+            rec.status = TxnStatus::Ongoing;
+            rec.partitions.clear();
+            rec.start_ms = now_ms();
+        }
+        rec.partitions.extend(partitions.iter().cloned());
+        rec.last_update_ms = now_ms();
+        match self.save(&mut txns, p.transactional_id, rec).await {
+            Ok(()) => vec![0; partitions.len()],
+            Err(code) => all(code),
+        }
+    }
+
+    /// EndTxn: commits or aborts the open transaction. A retry of an ending that already
+    /// completed the same way succeeds.
+    pub(crate) async fn end_txn(
+        &self,
+        broker: &Broker,
+        p: TxnProducer<'_>,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        let mut txns = self.txns.lock().await;
+        let rec = Self::verify(&txns, &p)?;
+        let marker = if commit {
+            Marker::Commit
+        } else {
+            Marker::Abort
+        };
+        match (rec.status, commit) {
+            (TxnStatus::Ongoing, _) => {
+                self.finish(broker, &mut txns, p.transactional_id, rec, marker)
+                    .await?;
+                Ok(())
+            }
+            (TxnStatus::CompleteCommit, true) | (TxnStatus::CompleteAbort, false) => Ok(()),
+            _ => Err(ResponseError::InvalidTxnState),
+        }
+    }
+
+    /// Whether a transactional batch of `(producer_id, epoch)` may go to `topic`/`partition`:
+    /// the partition must have been added to the producer's ongoing transaction.
+    pub(crate) fn check_write(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), (ResponseError, String)> {
+        let ongoing = self.ongoing.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((current, partitions)) = ongoing.get(&producer_id) else {
+            return Err((
+                ResponseError::InvalidTxnState,
+                format!("producer id {producer_id} has no ongoing transaction"),
+            ));
+        };
+        if epoch < *current {
+            return Err((
+                ResponseError::InvalidProducerEpoch,
+                format!("producer epoch {epoch} is older than the current epoch {current}"),
+            ));
+        }
+        if epoch != *current || !partitions.contains(&(topic.to_string(), partition)) {
+            return Err((
+                ResponseError::InvalidTxnState,
+                format!(
+                    "{topic}-{partition} was not added to the transaction of producer id {producer_id}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Aborts transactions that outlived their timeout (with a bumped epoch, so their
+    /// producer is fenced) and completes prepared ones left by a failure or a restart.
+    pub(crate) async fn tick(&self, broker: &Broker) {
+        let mut txns = self.txns.lock().await;
+        let now = now_ms();
+        let due: Vec<(String, TxnRecord)> = txns
+            .iter()
+            .filter(|(_, t)| match t.status {
+                TxnStatus::Ongoing => t.start_ms.saturating_add(i64::from(t.timeout_ms)) < now,
+                TxnStatus::PrepareCommit | TxnStatus::PrepareAbort => true,
+                _ => false,
+            })
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect();
+        for (id, rec) in due {
+            let producer_id = rec.producer_id;
+            let result = match rec.status {
+                TxnStatus::Ongoing => {
+                    tracing::info!(transactional_id = %id, producer_id,
+                        timeout_ms = rec.timeout_ms, "aborting a transaction that timed out");
+                    self.fence_and_abort(broker, &mut txns, &id, rec).await
+                }
+                TxnStatus::PrepareCommit => {
+                    self.finish(broker, &mut txns, &id, rec, Marker::Commit)
+                        .await
+                }
+                _ => {
+                    self.finish(broker, &mut txns, &id, rec, Marker::Abort)
+                        .await
+                }
+            };
+            if let Err(code) = result {
+                tracing::warn!(transactional_id = %id, error = ?code,
+                    "could not end a transaction; retrying on the next tick");
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Transaction requests with raw frames: the error each kind of misuse gets, and that none
+//! of them writes anything.
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, EndTxnRequest, EndTxnResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ProducerId, ResponseHeader, TopicName,
+    TransactionalId,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::protocol::{connect, produce_raw, read_frame, request};
+use crate::support::TestBroker;
+
+/// Sends `body` as `key` v`version` and decodes the response body.
+fn call<Req: Encodable, Resp: Decodable>(
+    s: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    body: &Req,
+) -> Resp {
+    s.write_all(&request(key, version, 9, body)).expect("send");
+    let mut frame = read_frame(s).expect("a response");
+    ResponseHeader::decode(&mut frame, key.response_header_version(version)).expect("header");
+    Resp::decode(&mut frame, version).expect("body")
+}
+
+fn init(s: &mut TcpStream, id: &str, timeout_ms: i32) -> InitProducerIdResponse {
+    call(
+        s,
+        ApiKey::InitProducerId,
+        4,
+        &InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id.into()))))
+            .with_transaction_timeout_ms(timeout_ms)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+    )
+}
+
+/// One transactional (or control) batch of `producer`.
+fn batch(producer: (i64, i16), control: bool) -> Bytes {
+    let record = Record {
+        transactional: true,
+        control,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: producer.0,
+        producer_epoch: producer.1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: 0,
+        timestamp: 1,
+        key: Some(Bytes::from_static(&[0, 0, 0, 1])),
+        value: Some(Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
+        headers: Default::default(),
+    };
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut out,
+        std::iter::once(&record),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    out.freeze()
+}
+
+#[test]
+fn transaction_misuse_gets_kafkas_error_codes_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path());
+    let mut s = connect(&broker);
+
+    // A timeout past transaction.max.timeout.ms (15 minutes).
+    assert_eq!(
+        init(&mut s, "raw-tx", 900_001).error_code,
+        50,
+        "INVALID_TRANSACTION_TIMEOUT"
+    );
+    let ok = init(&mut s, "raw-tx", 60_000);
+    assert_eq!(ok.error_code, 0);
+    let producer = (ok.producer_id.0, ok.producer_epoch);
+
+    // Auto-create the topic.
+    let _: kafka_protocol::messages::MetadataResponse = call(
+        &mut s,
+        ApiKey::Metadata,
+        9,
+        &kafka_protocol::messages::MetadataRequest::default()
+            .with_topics(Some(vec![
+                kafka_protocol::messages::metadata_request::MetadataRequestTopic::default()
+                    .with_name(Some(TopicName(StrBytes::from_static_str("raw-tx-topic")))),
+            ]))
+            .with_allow_auto_topic_creation(true),
+    );
+
+    // Writing before the partition joined the transaction.
+    let (code, _) = produce_raw(&mut s, "raw-tx-topic", batch(producer, false));
+    assert_eq!(code, 48, "INVALID_TXN_STATE");
+    // Control batches come only from the coordinator.
+    let (code, _) = produce_raw(&mut s, "raw-tx-topic", batch(producer, true));
+    assert_eq!(code, 87, "INVALID_RECORD");
+
+    // Ending a transaction of an unknown id, and ending one that never started.
+    let end = |id: &str, epoch: i16| {
+        EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_string(id.into())))
+            .with_producer_id(ProducerId(producer.0))
+            .with_producer_epoch(epoch)
+            .with_committed(true)
+    };
+    let r: EndTxnResponse = call(&mut s, ApiKey::EndTxn, 3, &end("nobody", producer.1));
+    assert_eq!(r.error_code, 49, "INVALID_PRODUCER_ID_MAPPING");
+    let r: EndTxnResponse = call(&mut s, ApiKey::EndTxn, 3, &end("raw-tx", producer.1));
+    assert_eq!(r.error_code, 48, "INVALID_TXN_STATE: nothing to end");
+
+    // A producer that a newer InitProducerId fenced.
+    assert_eq!(init(&mut s, "raw-tx", 60_000).error_code, 0);
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_static_str("raw-tx")))
+        .with_v3_and_below_producer_id(ProducerId(producer.0))
+        .with_v3_and_below_producer_epoch(producer.1)
+        .with_v3_and_below_topics(vec![
+            kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("raw-tx-topic")))
+                .with_partitions(vec![0]),
+        ]);
+    let r: AddPartitionsToTxnResponse = call(&mut s, ApiKey::AddPartitionsToTxn, 3, &add);
+    let code = r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code;
+    assert_eq!(code, 90, "PRODUCER_FENCED");
+    let r: AddPartitionsToTxnResponse = call(&mut s, ApiKey::AddPartitionsToTxn, 1, &add);
+    let code = r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code;
+    assert_eq!(
+        code, 47,
+        "INVALID_PRODUCER_EPOCH for versions before PRODUCER_FENCED"
+    );
+
+    let topic = broker_topic_end(&broker, "raw-tx-topic");
+    assert_eq!(topic, 0, "nothing was written");
+}
+
+/// The high watermark of partition 0 of `topic` as a plain consumer sees it.
+fn broker_topic_end(broker: &TestBroker, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = broker
+        .client()
+        .set("group.id", "raw-tx-check")
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_watermarks(topic, 0, std::time::Duration::from_secs(30))
+        .expect("watermarks")
+        .1
+}
