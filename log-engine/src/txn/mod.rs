@@ -261,8 +261,13 @@ impl TxnCoordinator {
                 start_ms: -1,
             },
             Some(rec) => {
-                // KIP-360: a producer that names its id and epoch must hold the current ones.
-                if current.0 >= 0 && current != (rec.producer_id, rec.producer_epoch) {
+                // KIP-360: a producer that names its id and epoch must hold the current ones,
+                // or the ones just before an abort for its timeout (which bumped the epoch
+                // without handing it out), so it may recover.
+                let timed_out = rec.status == TxnStatus::CompleteAbort
+                    && current == (rec.producer_id, rec.producer_epoch.saturating_sub(1));
+                if current.0 >= 0 && current != (rec.producer_id, rec.producer_epoch) && !timed_out
+                {
                     return Err(fenced);
                 }
                 let mut rec = match rec.status {
