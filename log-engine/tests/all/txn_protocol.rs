@@ -161,3 +161,67 @@ fn broker_topic_end(broker: &TestBroker, topic: &str) -> i64 {
         .expect("watermarks")
         .1
 }
+
+#[test]
+fn a_producer_aborted_for_its_timeout_recovers_with_its_id_and_epoch_but_a_fenced_one_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path());
+    let mut s = connect(&broker);
+    let reinit = |s: &mut TcpStream, producer: (i64, i16)| -> InitProducerIdResponse {
+        call(
+            s,
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("kip-360"))))
+                .with_transaction_timeout_ms(1_000)
+                .with_producer_id(ProducerId(producer.0))
+                .with_producer_epoch(producer.1),
+        )
+    };
+    let first = init(&mut s, "kip-360", 1_000);
+    let producer = (first.producer_id.0, first.producer_epoch);
+    // Open a transaction (AddOffsetsToTxn needs no topic) and let it time out.
+    let add = kafka_protocol::messages::AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(StrBytes::from_static_str("kip-360")))
+        .with_producer_id(ProducerId(producer.0))
+        .with_producer_epoch(producer.1)
+        .with_group_id(kafka_protocol::messages::GroupId(
+            StrBytes::from_static_str("g"),
+        ));
+    let r: kafka_protocol::messages::AddOffsetsToTxnResponse =
+        call(&mut s, ApiKey::AddOffsetsToTxn, 3, &add);
+    assert_eq!(r.error_code, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let recovered = loop {
+        // Past the 1 s timeout and the coordinator's next check.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let r: EndTxnResponse = call(
+            &mut s,
+            ApiKey::EndTxn,
+            3,
+            &EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(StrBytes::from_static_str("kip-360")))
+                .with_producer_id(ProducerId(producer.0))
+                .with_producer_epoch(producer.1)
+                .with_committed(true),
+        );
+        if r.error_code == 90 {
+            // Fenced by the broker's abort: the producer recovers with its old id and epoch.
+            break reinit(&mut s, producer);
+        }
+        assert_eq!(r.error_code, 0, "only success or PRODUCER_FENCED");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transaction never timed out"
+        );
+        // A commit that beat a slow coordinator: open another transaction and wait again.
+        let _: kafka_protocol::messages::AddOffsetsToTxnResponse =
+            call(&mut s, ApiKey::AddOffsetsToTxn, 3, &add);
+    };
+    assert_eq!(recovered.error_code, 0);
+    assert_eq!(recovered.producer_id.0, producer.0);
+    assert!(recovered.producer_epoch > producer.1);
+    // Once recovered, the old epoch is fenced for good.
+    assert_eq!(reinit(&mut s, producer).error_code, 90, "PRODUCER_FENCED");
+}
