@@ -1,5 +1,6 @@
 //! `culvert broker --config FILE` as a user runs it: starts, serves Kafka clients, and
-//! shuts down cleanly on SIGTERM.
+//! shuts down cleanly on SIGTERM; after a SIGKILL no acknowledged record is lost and every
+//! transaction is whole or absent.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -238,4 +239,137 @@ fn the_example_broker_config_is_valid_and_fully_understood() {
         culvert_log_engine::BrokerConfig::from_properties(&props).expect("valid");
     assert!(unknown.is_empty(), "unknown keys: {unknown:?}");
     assert_eq!(config.listener.port(), 9092);
+}
+
+/// Values `t<txn>-<i>` of transaction `txn`, `per_txn` of them.
+fn txn_values(txn: usize, per_txn: usize) -> Vec<String> {
+    (0..per_txn).map(|i| format!("t{txn:05}-{i:03}")).collect()
+}
+
+#[test]
+fn sigkill_during_transactions_leaves_each_one_whole_or_absent() {
+    use rdkafka::producer::BaseProducer;
+    const PER_TXN: usize = 40;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut broker, bootstrap) = start_broker(dir.path(), "");
+    let client = |bootstrap: &str| {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", bootstrap)
+            .set("transactional.id", "crash-tx")
+            .set("transaction.timeout.ms", "10000")
+            .set("socket.timeout.ms", "5000")
+            .set("linger.ms", "1");
+        c
+    };
+    let committed: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let committed2 = Arc::clone(&committed);
+    let bootstrap2 = bootstrap.clone();
+    let writer = std::thread::spawn(move || {
+        let producer: BaseProducer = client(&bootstrap2).create().expect("producer");
+        producer
+            .init_transactions(Duration::from_secs(20))
+            .expect("init");
+        for txn in 0.. {
+            if producer.begin_transaction().is_err() {
+                return;
+            }
+            for v in txn_values(txn, PER_TXN) {
+                if producer
+                    .send(BaseRecord::<(), _>::to("crash-tx").partition(0).payload(&v))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            match producer.commit_transaction(Duration::from_secs(5)) {
+                Ok(()) => committed2.lock().expect("lock").push(txn),
+                Err(_) => return,
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while committed.lock().expect("lock").len() < 30 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    broker.kill().expect("SIGKILL");
+    broker.wait().expect("reaped");
+    writer.join().expect("writer");
+    let committed = committed.lock().expect("lock").clone();
+    assert!(
+        committed.len() >= 30,
+        "only {} transactions committed",
+        committed.len()
+    );
+
+    let (mut broker, bootstrap) = start_broker(dir.path(), "");
+    // The producer returns: whatever its last transaction left is finished or aborted.
+    let producer: BaseProducer = client(&bootstrap).create().expect("producer");
+    producer
+        .init_transactions(Duration::from_secs(20))
+        .expect("init after the restart");
+    producer.begin_transaction().expect("begin");
+    producer
+        .send(
+            BaseRecord::<(), _>::to("crash-tx")
+                .partition(0)
+                .payload("after"),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer
+        .commit_transaction(Duration::from_secs(20))
+        .expect("commit after the restart");
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "crash-tx-check")
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("crash-tx", 0, Offset::Beginning)
+        .expect("tpl");
+    consumer.assign(&tpl).expect("assign");
+    let mut seen: Vec<String> = Vec::new();
+    let read_deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while seen.last().map(String::as_str) != Some("after") {
+        assert!(
+            std::time::Instant::now() < read_deadline,
+            "read {} records, never the one written after the restart",
+            seen.len()
+        );
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            seen.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    seen.pop();
+    // Whole transactions only, in order, each at most once; every acknowledged commit is in.
+    let mut txns: Vec<usize> = Vec::new();
+    for chunk in seen.chunks(PER_TXN) {
+        let txn: usize = chunk[0][1..6].parse().expect("a transaction value");
+        assert_eq!(
+            chunk,
+            txn_values(txn, PER_TXN).as_slice(),
+            "transaction {txn} is whole"
+        );
+        txns.push(txn);
+    }
+    assert!(
+        txns.windows(2).all(|w| w[0] < w[1]),
+        "in order, no repeats: {txns:?}"
+    );
+    for txn in &committed {
+        assert!(txns.contains(txn), "committed transaction {txn} is missing");
+    }
+    // Beyond those, only the one in flight at the kill may have committed.
+    let in_flight = committed.iter().max().map_or(0, |t| t + 1);
+    for txn in &txns {
+        assert!(
+            committed.contains(txn) || *txn == in_flight,
+            "transaction {txn} was never committed"
+        );
+    }
+    broker.kill().expect("stop");
+    broker.wait().expect("reaped");
 }
