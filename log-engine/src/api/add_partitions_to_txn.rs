@@ -10,7 +10,7 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TopicName};
 
-use super::{Ctx, Reply, str_bytes};
+use super::{Ctx, Reply, by_topic, str_bytes};
 use crate::broker::Broker;
 use crate::txn::TxnProducer;
 
@@ -42,20 +42,23 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: AddPartitionsToTxnReq
             Some(txns) => txns.add_partitions(&broker, producer, &partitions).await,
             None => vec![ResponseError::CoordinatorNotAvailable.code(); partitions.len()],
         };
-        let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
-        for ((topic, index), code) in partitions.into_iter().zip(codes) {
-            let result = AddPartitionsToTxnPartitionResult::default()
-                .with_partition_index(index)
-                .with_partition_error_code(code);
-            match topics.last_mut() {
-                Some(t) if t.name.as_str() == topic => t.results_by_partition.push(result),
-                _ => topics.push(
-                    AddPartitionsToTxnTopicResult::default()
-                        .with_name(TopicName(str_bytes(topic)))
-                        .with_results_by_partition(vec![result]),
-                ),
-            }
-        }
+        let results = partitions
+            .into_iter()
+            .zip(codes)
+            .map(|((topic, index), code)| {
+                let result = AddPartitionsToTxnPartitionResult::default()
+                    .with_partition_index(index)
+                    .with_partition_error_code(code);
+                (topic, result)
+            });
+        let topics: Vec<AddPartitionsToTxnTopicResult> = by_topic(results)
+            .into_iter()
+            .map(|(name, parts)| {
+                AddPartitionsToTxnTopicResult::default()
+                    .with_name(TopicName(str_bytes(name)))
+                    .with_results_by_partition(parts)
+            })
+            .collect();
         ctx.respond_or_log(
             &AddPartitionsToTxnResponse::default()
                 .with_throttle_time_ms(0)

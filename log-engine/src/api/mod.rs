@@ -344,6 +344,19 @@ pub(crate) fn topic_resource(resource_type: i8) -> Result<(), crate::broker::Api
     ))
 }
 
+/// `(topic, item)` pairs grouped into runs of the same topic, in order: responses list a
+/// topic once per run of its partitions, as the request did.
+pub(crate) fn by_topic<T>(items: impl IntoIterator<Item = (String, T)>) -> Vec<(String, Vec<T>)> {
+    let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    for (topic, item) in items {
+        match out.last_mut() {
+            Some((t, run)) if *t == topic => run.push(item),
+            _ => out.push((topic, vec![item])),
+        }
+    }
+    out
+}
+
 /// Builds a `StrBytes` from an owned string.
 pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())

@@ -8,7 +8,7 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, TopicName};
 
-use super::{Ctx, Reply, str_bytes};
+use super::{Ctx, Reply, by_topic, str_bytes};
 use crate::broker::Broker;
 use crate::group::OffsetEntry;
 
@@ -44,20 +44,23 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: OffsetCommitRequest) 
             }
             None => vec![ResponseError::CoordinatorNotAvailable.code(); entries.len()],
         };
-        let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
-        for (entry, code) in entries.iter().zip(code_per_entry(&known, codes)) {
-            let part = OffsetCommitResponsePartition::default()
-                .with_partition_index(entry.partition)
-                .with_error_code(code);
-            match topics.last_mut() {
-                Some(t) if t.name.as_str() == entry.topic => t.partitions.push(part),
-                _ => topics.push(
-                    OffsetCommitResponseTopic::default()
-                        .with_name(TopicName(str_bytes(entry.topic.clone())))
-                        .with_partitions(vec![part]),
-                ),
-            }
-        }
+        let results = entries
+            .iter()
+            .zip(code_per_entry(&known, codes))
+            .map(|(e, code)| {
+                let part = OffsetCommitResponsePartition::default()
+                    .with_partition_index(e.partition)
+                    .with_error_code(code);
+                (e.topic.clone(), part)
+            });
+        let topics: Vec<OffsetCommitResponseTopic> = by_topic(results)
+            .into_iter()
+            .map(|(name, parts)| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(TopicName(str_bytes(name)))
+                    .with_partitions(parts)
+            })
+            .collect();
         ctx.respond_or_log(
             &OffsetCommitResponse::default()
                 .with_throttle_time_ms(0)

@@ -11,7 +11,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::{TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::offset_commit::{code_per_entry, known_entries};
-use super::{Ctx, Reply, str_bytes};
+use super::{Ctx, Reply, by_topic, str_bytes};
 use crate::broker::Broker;
 use crate::group::{OFFSETS_TOPIC, OffsetEntry, TxnMember};
 
@@ -59,20 +59,23 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: TxnOffsetCommitReques
                     .await
             }
         };
-        let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
-        for (entry, code) in entries.iter().zip(code_per_entry(&known, codes)) {
-            let part = TxnOffsetCommitResponsePartition::default()
-                .with_partition_index(entry.partition)
-                .with_error_code(code);
-            match topics.last_mut() {
-                Some(t) if t.name.as_str() == entry.topic => t.partitions.push(part),
-                _ => topics.push(
-                    TxnOffsetCommitResponseTopic::default()
-                        .with_name(TopicName(str_bytes(entry.topic.clone())))
-                        .with_partitions(vec![part]),
-                ),
-            }
-        }
+        let results = entries
+            .iter()
+            .zip(code_per_entry(&known, codes))
+            .map(|(e, code)| {
+                let part = TxnOffsetCommitResponsePartition::default()
+                    .with_partition_index(e.partition)
+                    .with_error_code(code);
+                (e.topic.clone(), part)
+            });
+        let topics: Vec<TxnOffsetCommitResponseTopic> = by_topic(results)
+            .into_iter()
+            .map(|(name, parts)| {
+                TxnOffsetCommitResponseTopic::default()
+                    .with_name(TopicName(str_bytes(name)))
+                    .with_partitions(parts)
+            })
+            .collect();
         ctx.respond_or_log(
             &TxnOffsetCommitResponse::default()
                 .with_throttle_time_ms(0)

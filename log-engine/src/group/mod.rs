@@ -216,6 +216,16 @@ impl GroupCoordinator {
 
     /// Appends records to `__consumer_offsets` and waits until they are fsynced.
     async fn persist(&self, records: &[StoredRecord]) -> Result<(), String> {
+        self.persist_as(records, None).await
+    }
+
+    /// Appends records to `__consumer_offsets` as one batch — plain, or a transactional one
+    /// of `producer` (id, epoch) — and waits until they are fsynced.
+    async fn persist_as(
+        &self,
+        records: &[StoredRecord],
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), String> {
         if records.is_empty() {
             return Ok(());
         }
@@ -225,31 +235,18 @@ impl GroupCoordinator {
             .iter()
             .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
             .collect();
-        let mut batch = encode_batch(&kvs, now_ms());
-        let info = self.log.append(&mut batch).map_err(|e| e.to_string())?;
-        self.log
-            .wait_durable(info.last_offset)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Like [`GroupCoordinator::persist`], as a transactional batch of `producer`.
-    async fn persist_transactional(
-        &self,
-        records: &[StoredRecord],
-        producer: (i64, i16),
-    ) -> Result<(), String> {
-        let encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> =
-            records.iter().map(StoredRecord::encode).collect();
-        let kvs: Vec<KeyValue<'_>> = encoded
-            .iter()
-            .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
-            .collect();
-        let mut batch = crate::log::batch::encode_transactional(&kvs, now_ms(), producer);
-        let info = self
-            .log
-            .append_for_coordinator(&mut batch)
-            .map_err(|e| e.to_string())?;
+        let appended = match producer {
+            None => self.log.append(&mut encode_batch(&kvs, now_ms())),
+            Some(producer) => {
+                self.log
+                    .append_for_coordinator(&mut crate::log::batch::encode_transactional(
+                        &kvs,
+                        now_ms(),
+                        producer,
+                    ))
+            }
+        };
+        let info = appended.map_err(|e| e.to_string())?;
         self.log
             .wait_durable(info.last_offset)
             .await
@@ -406,49 +403,14 @@ impl GroupCoordinator {
         if let Err(code) = g.check_commit(member_id, instance_id, generation, Instant::now()) {
             return vec![code.code(); n];
         }
-        let ts = now_ms();
-        let mut codes = Vec::with_capacity(n);
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
-        for OffsetEntry {
-            topic,
-            partition,
-            offset,
-            leader_epoch: epoch,
-            metadata,
-        } in offsets
-        {
-            let metadata = metadata.unwrap_or_default();
-            if metadata.len() > MAX_METADATA_BYTES {
-                codes.push(ResponseError::OffsetMetadataTooLarge.code());
-                continue;
-            }
-            codes.push(0);
-            let committed = Committed {
-                offset,
-                leader_epoch: epoch,
-                metadata: metadata.clone(),
-                commit_timestamp: ts,
-            };
-            records.push(StoredRecord::Offset {
-                group: group_id.to_string(),
-                topic: topic.clone(),
-                partition,
-                value: Some(OffsetValue {
-                    offset,
-                    leader_epoch: epoch,
-                    metadata,
-                    commit_timestamp: ts,
-                }),
-            });
-            accepted.push(((topic, partition), committed));
-        }
+        let (codes, records, accepted) = offset_records(group_id, offsets);
         // Appended under the group lock so commits land in the order they were checked.
         if let Err(e) = self.persist(&records).await {
             tracing::error!(group = group_id, error = %e, "cannot persist offsets");
             return vec![ResponseError::CoordinatorNotAvailable.code(); codes.len()];
         }
-        g.offsets.extend(accepted);
+        g.offsets
+            .extend(accepted.into_iter().map(|(t, p, c)| ((t, p), c)));
         codes
     }
 
@@ -673,6 +635,50 @@ fn apply(groups: &mut HashMap<String, Group>, rec: StoredRecord) {
             groups.remove(&group);
         }
     }
+}
+
+/// An OffsetCommit's entries checked and turned into records: a code per entry (metadata
+/// past `offset.metadata.max.bytes` is refused), the `__consumer_offsets` records to append,
+/// and `(topic, partition, committed)` for each accepted entry.
+#[allow(
+    clippy::type_complexity,
+    reason = "three parallel results, named at the call sites"
+)]
+fn offset_records(
+    group_id: &str,
+    offsets: Vec<OffsetEntry>,
+) -> (Vec<i16>, Vec<StoredRecord>, Vec<(String, i32, Committed)>) {
+    let ts = now_ms();
+    let mut codes = Vec::with_capacity(offsets.len());
+    let mut records = Vec::new();
+    let mut accepted = Vec::new();
+    for e in offsets {
+        let metadata = e.metadata.unwrap_or_default();
+        if metadata.len() > MAX_METADATA_BYTES {
+            codes.push(ResponseError::OffsetMetadataTooLarge.code());
+            continue;
+        }
+        codes.push(0);
+        records.push(StoredRecord::Offset {
+            group: group_id.to_string(),
+            topic: e.topic.clone(),
+            partition: e.partition,
+            value: Some(OffsetValue {
+                offset: e.offset,
+                leader_epoch: e.leader_epoch,
+                metadata: metadata.clone(),
+                commit_timestamp: ts,
+            }),
+        });
+        let committed = Committed {
+            offset: e.offset,
+            leader_epoch: e.leader_epoch,
+            metadata,
+            commit_timestamp: ts,
+        };
+        accepted.push((e.topic, e.partition, committed));
+    }
+    (codes, records, accepted)
 }
 
 /// How often [`GroupCoordinator::tick`] runs.

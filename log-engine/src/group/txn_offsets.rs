@@ -11,8 +11,7 @@ use std::time::Instant;
 use kafka_protocol::ResponseError;
 
 use super::state::Committed;
-use super::store::{OffsetValue, StoredRecord};
-use super::{GroupCoordinator, MAX_METADATA_BYTES, OffsetEntry, now_ms};
+use super::{GroupCoordinator, OffsetEntry, offset_records};
 
 /// An offset waiting for its transaction's outcome.
 #[derive(Debug, Clone)]
@@ -64,52 +63,27 @@ impl GroupCoordinator {
             return vec![code.code(); n];
         }
         drop(g);
-        let ts = now_ms();
-        let mut codes = Vec::with_capacity(n);
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
-        for e in offsets {
-            let metadata = e.metadata.unwrap_or_default();
-            if metadata.len() > MAX_METADATA_BYTES {
-                codes.push(ResponseError::OffsetMetadataTooLarge.code());
-                continue;
-            }
-            codes.push(0);
-            let committed = Committed {
-                offset: e.offset,
-                leader_epoch: e.leader_epoch,
-                metadata: metadata.clone(),
-                commit_timestamp: ts,
-            };
-            records.push(StoredRecord::Offset {
-                group: group_id.to_string(),
-                topic: e.topic.clone(),
-                partition: e.partition,
-                value: Some(OffsetValue {
-                    offset: e.offset,
-                    leader_epoch: e.leader_epoch,
-                    metadata,
-                    commit_timestamp: ts,
-                }),
-            });
-            accepted.push(PendingOffset {
-                group: group_id.to_string(),
-                topic: e.topic,
-                partition: e.partition,
-                committed,
-            });
-        }
+        let (codes, records, accepted) = offset_records(group_id, offsets);
         if records.is_empty() {
             return codes;
         }
-        if let Err(e) = self.persist_transactional(&records, producer).await {
+        if let Err(e) = self.persist_as(&records, Some(producer)).await {
             tracing::error!(group = group_id, error = %e, "cannot persist transactional offsets");
             return vec![ResponseError::CoordinatorNotAvailable.code(); n];
         }
         self.pending()
             .entry(producer.0)
             .or_default()
-            .extend(accepted);
+            .extend(
+                accepted
+                    .into_iter()
+                    .map(|(topic, partition, committed)| PendingOffset {
+                        group: group_id.to_string(),
+                        topic,
+                        partition,
+                        committed,
+                    }),
+            );
         codes
     }
 
