@@ -42,6 +42,15 @@ pub struct BrokerConfig {
     /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members
     /// before its first generation (Kafka: 3 s; here 0 by default, fast for embedded use).
     pub group_initial_rebalance_delay: Duration,
+    /// `producer.id.expiration.ms`: a partition forgets an idempotent producer it has not
+    /// heard from for this long (1 day, as Kafka), unless the producer has a transaction
+    /// open there. Its next batch is taken at any sequence (as Kafka does), so a retry that
+    /// arrives after this long is no longer recognised as a duplicate.
+    pub producer_id_expiration: Duration,
+    /// `transactional.id.expiration.ms`: a transactional id with no transaction open and no
+    /// request for this long is deleted (7 days, as Kafka); its next InitProducerId gets a
+    /// new producer id.
+    pub transactional_id_expiration: Duration,
     /// SASL/PLAIN logins (`user name → password`) required on the listener when it is
     /// `SASL_PLAINTEXT://`; `None` for a `PLAINTEXT://` listener.
     pub sasl_plain_users: Option<std::collections::BTreeMap<String, String>>,
@@ -65,6 +74,8 @@ impl Default for BrokerConfig {
             group_min_session_timeout: Duration::from_millis(1000),
             group_max_session_timeout: Duration::from_millis(1_800_000),
             group_initial_rebalance_delay: Duration::ZERO,
+            producer_id_expiration: Duration::from_millis(86_400_000),
+            transactional_id_expiration: Duration::from_millis(604_800_000),
             sasl_plain_users: None,
         }
     }
@@ -74,7 +85,8 @@ impl BrokerConfig {
     /// Builds a configuration from Kafka-style keys (`node.id`, `listeners`,
     /// `advertised.listeners`, `log.dirs`, `auto.create.topics.enable`, `num.partitions`,
     /// `log.segment.bytes`, `log.flush.policy`, `log.flush.interval.ms`, `message.max.bytes`,
-    /// `socket.request.max.bytes`). Returns the config and the keys it did not know.
+    /// `socket.request.max.bytes`, `producer.id.expiration.ms`,
+    /// `transactional.id.expiration.ms`, ...). Returns the config and the keys it did not know.
     pub fn from_properties(
         props: &std::collections::BTreeMap<String, String>,
     ) -> Result<(Self, Vec<String>), String> {
@@ -178,6 +190,18 @@ impl BrokerConfig {
                         "group.min.session.timeout.ms" => c.group_min_session_timeout = d,
                         "group.max.session.timeout.ms" => c.group_max_session_timeout = d,
                         _ => c.group_initial_rebalance_delay = d,
+                    }
+                }
+                "producer.id.expiration.ms" | "transactional.id.expiration.ms" => {
+                    let d = u64::try_from(num("milliseconds")?)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(Duration::from_millis)
+                        .ok_or_else(|| format!("{key} = {v} must be positive"))?;
+                    if key == "producer.id.expiration.ms" {
+                        c.producer_id_expiration = d;
+                    } else {
+                        c.transactional_id_expiration = d;
                     }
                 }
                 _ => unknown.push(key.clone()),
@@ -315,6 +339,8 @@ mod tests {
             ("log.flush.interval.ms", "200"),
             ("log.cleaner.backoff.ms", "250"),
             ("group.initial.rebalance.delay.ms", "3000"),
+            ("producer.id.expiration.ms", "60000"),
+            ("transactional.id.expiration.ms", "120000"),
             ("zookeeper.connect", "nowhere:2181"),
         ]))
         .expect("valid");
@@ -329,6 +355,8 @@ mod tests {
         );
         assert_eq!(c.cleaner_interval, Duration::from_millis(250));
         assert_eq!(c.group_initial_rebalance_delay, Duration::from_millis(3000));
+        assert_eq!(c.producer_id_expiration, Duration::from_secs(60));
+        assert_eq!(c.transactional_id_expiration, Duration::from_secs(120));
         assert_eq!(unknown, ["zookeeper.connect"]);
     }
 
@@ -375,6 +403,7 @@ mod tests {
             ("listeners", "nowhere"),
             ("num.partitions", "0"),
             ("auto.create.topics.enable", "yes"),
+            ("transactional.id.expiration.ms", "0"),
             ("log.flush.policy", "sometimes"),
             ("log.segment.bytes", "5"),
         ] {

@@ -32,9 +32,6 @@ pub enum LogError {
     /// An idempotent batch carries an epoch older than its producer's current one.
     #[error("producer epoch {got} is older than the current epoch {current}")]
     InvalidProducerEpoch { got: i16, current: i16 },
-    /// An idempotent batch continues a sequence this partition has no record of.
-    #[error("unknown producer id {0}: its sequence does not start at 0")]
-    UnknownProducerId(i64),
     /// The partition directory holds something the engine cannot interpret.
     #[error("corrupt partition {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },

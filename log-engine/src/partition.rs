@@ -224,6 +224,16 @@ impl Partition {
         Ok(())
     }
 
+    /// Forgets idempotent producers not heard from for `max_age` (see
+    /// [`PartitionLog::expire_producers`]).
+    pub fn expire_producers(&self, max_age: std::time::Duration) {
+        let forgotten = lock(&self.log).expire_producers(max_age);
+        if forgotten > 0 {
+            tracing::debug!(topic = %self.topic, partition = self.index, forgotten,
+                "expired idempotent producer state");
+        }
+    }
+
     /// Syncs and closes the log (at shutdown). Safe to call once.
     pub(crate) fn close_blocking(&self) -> Result<(), LogError> {
         let mut log = lock(&self.log);

@@ -96,7 +96,6 @@ fn append(
         LogError::InvalidProducerEpoch { .. } => {
             (ResponseError::InvalidProducerEpoch, e.to_string())
         }
-        LogError::UnknownProducerId(_) => (ResponseError::UnknownProducerId, e.to_string()),
         other => (ResponseError::KafkaStorageError, other.to_string()),
     })?;
     let (log_start, _) = partition.offsets();

@@ -268,9 +268,10 @@ impl PartitionLog {
         active.sync_all()?;
         let mut producers = ProducerStates::default();
         let mut txns = TxnStates::default();
+        let opened = std::time::Instant::now();
         for seg in segments.values().chain(std::iter::once(&active)) {
             seg.for_each_header(|pos, h| {
-                producers.record(h);
+                producers.record(h, opened);
                 if h.is_control() {
                     if let Some(marker) = marker_of(seg, pos, h)? {
                         txns.on_marker(h.producer_id, marker, h.base_offset);
@@ -366,9 +367,6 @@ impl PartitionLog {
                         got: header.base_sequence,
                     });
                 }
-                SequenceCheck::UnknownProducer => {
-                    return Err(LogError::UnknownProducerId(header.producer_id));
-                }
             }
         }
         let info = self.write(batch, header)?;
@@ -397,6 +395,17 @@ impl PartitionLog {
             ..header
         });
         Ok(info)
+    }
+
+    /// Forgets idempotent producers this partition has not heard from for `max_age`
+    /// (`producer.id.expiration.ms`); producers with an open transaction here stay.
+    /// Returns how many were forgotten.
+    pub fn expire_producers(&mut self, max_age: std::time::Duration) -> usize {
+        let txns = &self.txns;
+        self.producers
+            .expire(std::time::Instant::now(), max_age, |pid| {
+                txns.open_since(pid).is_some()
+            })
     }
 
     fn check_epoch(&self, producer_id: i64, epoch: i16) -> Result<(), LogError> {
@@ -447,7 +456,7 @@ impl PartitionLog {
             ..header
         };
         self.active.append(batch, &header)?;
-        self.producers.record(&header);
+        self.producers.record(&header, std::time::Instant::now());
         self.dirty_bytes += batch.len() as u64;
         self.log_end = header.last_offset() + 1;
         if self.config.flush != FlushPolicy::Always {

@@ -1,8 +1,12 @@
 //! Idempotent-producer state of one partition: per producer id, its epoch and the
 //! sequence ranges of its last five batches, so retries are recognised as duplicates and
-//! gaps are refused. Rebuilt from batch headers when the partition opens.
+//! gaps are refused. Rebuilt from batch headers when the partition opens. A producer not
+//! heard from for `producer.id.expiration.ms` is forgotten (Kafka's rule), unless it holds
+//! an open transaction here. As in Kafka, a producer this partition has no state for
+//! may start at any sequence (its state expired, or retention removed its batches).
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use crate::log::batch::BatchHeader;
 
@@ -17,10 +21,13 @@ struct CachedBatch {
     last_offset: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<CachedBatch>,
+    /// When this partition last took a batch or marker of the producer (at a restart: when
+    /// the partition opened, so a replayed producer gets a whole expiration period).
+    last_seen: Instant,
 }
 
 /// The verdict on an idempotent batch before it is appended.
@@ -34,9 +41,6 @@ pub(crate) enum SequenceCheck {
     StaleEpoch { current: i16 },
     /// The sequence does not follow the last one (OUT_OF_ORDER_SEQUENCE_NUMBER).
     OutOfOrder { expected: i32 },
-    /// No state for this producer and the batch does not start a sequence
-    /// (UNKNOWN_PRODUCER_ID).
-    UnknownProducer,
 }
 
 /// Sequence numbers wrap from i32::MAX to 0.
@@ -58,11 +62,7 @@ impl ProducerStates {
     /// Decides what to do with an idempotent batch (producer id >= 0).
     pub(crate) fn check(&self, h: &BatchHeader) -> SequenceCheck {
         let Some(entry) = self.producers.get(&h.producer_id) else {
-            return if h.base_sequence == 0 {
-                SequenceCheck::Append
-            } else {
-                SequenceCheck::UnknownProducer
-            };
+            return SequenceCheck::Append;
         };
         if h.producer_epoch < entry.epoch {
             return SequenceCheck::StaleEpoch {
@@ -102,11 +102,19 @@ impl ProducerStates {
 
     /// Records an appended (or replayed) idempotent batch or transaction marker;
     /// `h.base_offset` is assigned.
-    pub(crate) fn record(&mut self, h: &BatchHeader) {
+    pub(crate) fn record(&mut self, h: &BatchHeader, now: Instant) {
         if h.producer_id < 0 {
             return;
         }
-        let entry = self.producers.entry(h.producer_id).or_default();
+        let entry = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(|| ProducerEntry {
+                epoch: h.producer_epoch,
+                batches: VecDeque::new(),
+                last_seen: now,
+            });
+        entry.last_seen = now;
         if h.producer_epoch != entry.epoch {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
@@ -125,6 +133,26 @@ impl ProducerStates {
         while entry.batches.len() > CACHED_BATCHES {
             entry.batches.pop_front();
         }
+    }
+
+    /// Forgets producers last seen `max_age` or longer before `now`, except those `keep`
+    /// names (producers with an open transaction). Returns how many were forgotten.
+    pub(crate) fn expire(
+        &mut self,
+        now: Instant,
+        max_age: Duration,
+        keep: impl Fn(i64) -> bool,
+    ) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .retain(|&pid, e| keep(pid) || now.saturating_duration_since(e.last_seen) < max_age);
+        before - self.producers.len()
+    }
+
+    /// How many producers are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.producers.len()
     }
 }
 
@@ -152,10 +180,10 @@ mod tests {
         let mut s = ProducerStates::default();
         let b0 = header(7, 0, 0, 3, 0);
         assert_eq!(s.check(&b0), SequenceCheck::Append);
-        s.record(&b0);
+        s.record(&b0, Instant::now());
         let b1 = header(7, 0, 3, 2, 3);
         assert_eq!(s.check(&b1), SequenceCheck::Append);
-        s.record(&b1);
+        s.record(&b1, Instant::now());
         // A retry of b0 is recognised with its original offsets.
         assert_eq!(
             s.check(&header(7, 0, 0, 3, -1)),
@@ -177,21 +205,47 @@ mod tests {
             s.check(&header(7, 1, 4, 1, -1)),
             SequenceCheck::OutOfOrder { expected: 0 }
         );
-        s.record(&header(7, 1, 0, 1, 5));
+        s.record(&header(7, 1, 0, 1, 5), Instant::now());
         assert_eq!(
             s.check(&header(7, 0, 5, 1, -1)),
             SequenceCheck::StaleEpoch { current: 1 }
         );
         assert_eq!(
             s.check(&header(8, 0, 3, 1, -1)),
-            SequenceCheck::UnknownProducer
+            SequenceCheck::Append,
+            "a producer without state here may start anywhere"
         );
     }
 
     #[test]
     fn sequences_wrap_at_i32_max() {
         let mut s = ProducerStates::default();
-        s.record(&header(1, 0, i32::MAX - 1, 2, 0));
+        s.record(&header(1, 0, i32::MAX - 1, 2, 0), Instant::now());
         assert_eq!(s.check(&header(1, 0, 0, 1, -1)), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn producers_silent_for_the_expiration_period_are_forgotten_unless_kept() {
+        let mut s = ProducerStates::default();
+        let start = Instant::now();
+        let hour = Duration::from_secs(3600);
+        s.record(&header(1, 0, 0, 1, 0), start);
+        s.record(&header(2, 0, 0, 1, 1), start);
+        s.record(&header(3, 0, 0, 1, 2), start);
+        // Producer 2 is heard from again later.
+        s.record(&header(2, 0, 1, 1, 3), start + hour);
+        // Producer 3 is as old as 1 but holds an open transaction.
+        let open = |pid| pid == 3;
+        assert_eq!(s.expire(start + hour, hour, open), 1, "only producer 1");
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s.check(&header(1, 0, 0, 1, -1)),
+            SequenceCheck::Append,
+            "a retry of a forgotten producer's batch is no longer recognised"
+        );
+        assert_eq!(s.expire(start + 2 * hour, hour, open), 1, "now producer 2");
+        assert_eq!(s.epoch(3), Some(0));
+        assert_eq!(s.epoch(2), None);
+        assert_eq!(s.expire(start + 2 * hour, hour, |_| true), 0);
     }
 }

@@ -192,3 +192,31 @@ fn compaction_drops_aborted_values_and_leaves_open_transactions_alone() {
         "the latest committed value of a key an open transaction also wrote stays: {offsets:?}"
     );
 }
+
+#[test]
+fn expired_producers_are_forgotten_but_not_while_their_transaction_is_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), PartitionConfig::default());
+    txn_write(&mut log, 7, 0, "a", "1");
+    txn_write(&mut log, 8, 0, "b", "2");
+    log.append_marker(8, 0, Marker::Commit, 0, 1000)
+        .expect("commit 8");
+    let long = std::time::Duration::from_secs(3600);
+    assert_eq!(log.expire_producers(long), 0, "both were just heard from");
+    assert_eq!(log.expire_producers(std::time::Duration::ZERO), 1);
+    // Producer 7 (still open) keeps its sequence: a gap is still refused.
+    let mut b = transactional(&[(Some(b"c"), Some(b"3"))], 7, 5);
+    assert!(matches!(
+        log.append(&mut b),
+        Err(LogError::OutOfOrderSequence { expected: 1, .. })
+    ));
+    txn_write(&mut log, 7, 1, "d", "4");
+    log.append_marker(7, 0, Marker::Abort, 0, 1000)
+        .expect("abort 7");
+    assert_eq!(log.expire_producers(std::time::Duration::ZERO), 1);
+    // A restart replays both producers from the log and gives them a fresh period.
+    drop(log);
+    let mut log = open(dir.path(), PartitionConfig::default());
+    assert_eq!(log.expire_producers(long), 0);
+    assert_eq!(log.expire_producers(std::time::Duration::ZERO), 2);
+}

@@ -127,7 +127,8 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, mut stop: watch
     connections.shutdown().await;
 }
 
-/// Applies retention and compaction to every partition, one at a time, off the runtime.
+/// Applies retention and compaction to every partition, one at a time, off the runtime,
+/// and forgets idempotent producers silent for `producer.id.expiration.ms`.
 async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(broker.config().cleaner_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,6 +137,7 @@ async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
             _ = tick.tick() => {}
         }
+        let producer_expiration = broker.config().producer_id_expiration;
         for topic in broker.topics() {
             for p in topic.partitions.clone() {
                 let topic = Arc::clone(&topic);
@@ -143,8 +145,11 @@ async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
                     .unwrap_or(0);
-                let result =
-                    tokio::task::spawn_blocking(move || p.clean(&topic.config, now_ms)).await;
+                let result = tokio::task::spawn_blocking(move || {
+                    p.expire_producers(producer_expiration);
+                    p.clean(&topic.config, now_ms)
+                })
+                .await;
                 match result {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::error!(error = %e, "log cleaning failed"),

@@ -6,7 +6,8 @@
 //! to every partition of the transaction (fsynced), then `CompleteCommit`/`CompleteAbort`;
 //! a prepared transaction found at start or left by a failed write is completed by the
 //! ticker. A new InitProducerId for the id, or the transaction outliving its timeout,
-//! bumps the epoch first (fencing the old producer everywhere) and aborts with it.
+//! bumps the epoch first (fencing the old producer everywhere) and aborts with it. An id
+//! idle for `transactional.id.expiration.ms` is deleted with a tombstone.
 //!
 //! - `store`: the `__transaction_state` record layouts.
 
@@ -118,6 +119,20 @@ impl TxnCoordinator {
         })
     }
 
+    /// Appends `id`'s record (`None`: a tombstone) and waits until it is fsynced.
+    async fn persist(&self, id: &str, value: Option<&[u8]>) -> Result<(), ResponseError> {
+        let key = store::encode_key(id);
+        let mut batch = encode_batch(&[(Some(&key[..]), value)], now_ms());
+        let written = match self.log.append(&mut batch) {
+            Ok(info) => self.log.wait_durable(info.last_offset).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| {
+            tracing::error!(transactional_id = id, error = %e, "cannot persist transaction state");
+            ResponseError::CoordinatorNotAvailable
+        })
+    }
+
     /// Appends `id`'s new state and waits until it is fsynced, then publishes it.
     async fn save(
         &self,
@@ -125,17 +140,7 @@ impl TxnCoordinator {
         id: &str,
         rec: TxnRecord,
     ) -> Result<(), ResponseError> {
-        let key = store::encode_key(id);
-        let value = rec.encode();
-        let mut batch = encode_batch(&[(Some(&key[..]), Some(&value[..]))], now_ms());
-        let written = match self.log.append(&mut batch) {
-            Ok(info) => self.log.wait_durable(info.last_offset).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = written {
-            tracing::error!(transactional_id = id, error = %e, "cannot persist transaction state");
-            return Err(ResponseError::CoordinatorNotAvailable);
-        }
+        self.persist(id, Some(&rec.encode())).await?;
         let mut ongoing = self.ongoing.lock().unwrap_or_else(PoisonError::into_inner);
         ongoing.retain(|&pid, _| pid != rec.producer_id);
         if rec.status == TxnStatus::Ongoing {
@@ -440,10 +445,13 @@ impl TxnCoordinator {
     }
 
     /// Aborts transactions that outlived their timeout (with a bumped epoch, so their
-    /// producer is fenced) and completes prepared ones left by a failure or a restart.
+    /// producer is fenced), completes prepared ones left by a failure or a restart, and
+    /// deletes ids idle for `transactional.id.expiration.ms`.
     pub(crate) async fn tick(&self, broker: &Broker) {
         let mut txns = self.txns.lock().await;
         let now = now_ms();
+        self.expire_ids(&mut txns, broker.config().transactional_id_expiration, now)
+            .await;
         let due: Vec<(String, TxnRecord)> = txns
             .iter()
             .filter(|(_, t)| match t.status {
@@ -473,6 +481,40 @@ impl TxnCoordinator {
             if let Err(code) = result {
                 tracing::warn!(transactional_id = %id, error = ?code,
                     "could not end a transaction; retrying on the next tick");
+            }
+        }
+    }
+
+    /// Deletes (tombstones) the ids with no transaction in progress whose last change is
+    /// `max_age` or more before `now`. A producer still holding such an id gets
+    /// INVALID_PRODUCER_ID_MAPPING; InitProducerId starts the id afresh.
+    async fn expire_ids(
+        &self,
+        txns: &mut HashMap<String, TxnRecord>,
+        max_age: std::time::Duration,
+        now: i64,
+    ) {
+        let max_age = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let idle: Vec<String> = txns
+            .iter()
+            .filter(|(_, t)| {
+                matches!(
+                    t.status,
+                    TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort
+                ) && now.saturating_sub(t.last_update_ms) >= max_age
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in idle {
+            match self.persist(&id, None).await {
+                Ok(()) => {
+                    if let Some(rec) = txns.remove(&id) {
+                        tracing::info!(transactional_id = %id, producer_id = rec.producer_id,
+                            "transactional id expired");
+                    }
+                }
+                Err(code) => tracing::warn!(transactional_id = %id, error = ?code,
+                    "could not expire a transactional id; retrying on the next tick"),
             }
         }
     }

@@ -339,18 +339,7 @@ fn idempotent_retries_are_deduplicated_and_gaps_refused() {
     assert!(pid >= 0);
 
     still_serves(&broker); // creates nothing; the next metadata call auto-creates the topic
-    let md = MetadataRequest::default()
-        .with_topics(Some(vec![
-            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(
-                Some(kafka_protocol::messages::TopicName(
-                    StrBytes::from_static_str("idem"),
-                )),
-            ),
-        ]))
-        .with_allow_auto_topic_creation(true);
-    s.write_all(&request(ApiKey::Metadata, 9, 1, &md))
-        .expect("send");
-    read_frame(&mut s).expect("metadata");
+    auto_create(&mut s, "idem");
 
     assert_eq!(
         produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 0, 3)),
@@ -389,5 +378,69 @@ fn idempotent_retries_are_deduplicated_and_gaps_refused() {
     assert_eq!(
         produce_raw(&mut s, "idem", encoded_batch(pid, epoch, 6, 1)),
         (0, 6)
+    );
+}
+
+/// Asks for `topic`'s metadata on `s`, creating the topic.
+fn auto_create(s: &mut TcpStream, topic: &'static str) {
+    let md = MetadataRequest::default()
+        .with_topics(Some(vec![
+            kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(
+                Some(kafka_protocol::messages::TopicName(
+                    StrBytes::from_static_str(topic),
+                )),
+            ),
+        ]))
+        .with_allow_auto_topic_creation(true);
+    s.write_all(&request(ApiKey::Metadata, 9, 1, &md))
+        .expect("send");
+    read_frame(s).expect("metadata");
+}
+
+#[test]
+fn a_silent_idempotent_producer_is_forgotten_after_producer_id_expiration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start_with(dir.path(), |c| {
+        c.producer_id_expiration = Duration::from_secs(1);
+        c.cleaner_interval = Duration::from_millis(100);
+    });
+    let mut s = connect(&broker);
+    auto_create(&mut s, "silent");
+    let pid = 4242;
+    assert_eq!(
+        produce_raw(&mut s, "silent", encoded_batch(pid, 0, 0, 1)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce_raw(&mut s, "silent", encoded_batch(pid, 0, 1, 1)),
+        (0, 1)
+    );
+    // A retry is recognised (and appends nothing) until the producer is forgotten; then,
+    // as in Kafka, the partition takes the producer's batch at whatever sequence it has.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match produce_raw(&mut s, "silent", encoded_batch(pid, 0, 1, 1)) {
+            (0, 1) => {}
+            (0, 2) => break,
+            other => panic!("a retry got {other:?}, not offset 1 (duplicate) or 2 (appended)"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the producer was never forgotten"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // From there its sequence is tracked again.
+    assert_eq!(
+        produce_raw(&mut s, "silent", encoded_batch(pid, 0, 1, 1)),
+        (0, 2)
+    );
+    assert_eq!(
+        produce_raw(&mut s, "silent", encoded_batch(pid, 0, 2, 1)),
+        (0, 3)
+    );
+    assert_eq!(
+        produce_raw(&mut s, "silent", encoded_batch(pid, 0, 9, 1)).0,
+        45
     );
 }

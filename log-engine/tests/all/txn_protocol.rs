@@ -225,3 +225,73 @@ fn a_producer_aborted_for_its_timeout_recovers_with_its_id_and_epoch_but_a_fence
     // Once recovered, the old epoch is fenced for good.
     assert_eq!(reinit(&mut s, producer).error_code, 90, "PRODUCER_FENCED");
 }
+
+/// EndTxn(commit) for `id` held by `producer`: with nothing open it changes nothing and
+/// answers INVALID_TXN_STATE (48) while the id exists, INVALID_PRODUCER_ID_MAPPING (49)
+/// once it is gone.
+fn probe(s: &mut TcpStream, id: &str, producer: (i64, i16)) -> i16 {
+    let r: EndTxnResponse = call(
+        s,
+        ApiKey::EndTxn,
+        3,
+        &EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_string(id.into())))
+            .with_producer_id(ProducerId(producer.0))
+            .with_producer_epoch(producer.1)
+            .with_committed(true),
+    );
+    r.error_code
+}
+
+#[test]
+fn idle_transactional_ids_expire_and_stay_deleted_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let short = |c: &mut culvert_log_engine::BrokerConfig| {
+        c.transactional_id_expiration = std::time::Duration::from_secs(1);
+    };
+    let broker = TestBroker::start_with(dir.path(), short);
+    let mut s = connect(&broker);
+    let held: Vec<(i64, i16)> = ["idle-a", "idle-b"]
+        .iter()
+        .map(|id| {
+            let r = init(&mut s, id, 60_000);
+            assert_eq!(r.error_code, 0);
+            (r.producer_id.0, r.producer_epoch)
+        })
+        .collect();
+    assert_eq!(
+        probe(&mut s, "idle-a", held[0]),
+        48,
+        "the id exists at first"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while probe(&mut s, "idle-a", held[0]) != 49 || probe(&mut s, "idle-b", held[1]) != 49 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle ids never expired"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let again = init(&mut s, "idle-a", 60_000);
+    assert_eq!(again.error_code, 0);
+    assert_ne!(
+        again.producer_id.0, held[0].0,
+        "an expired id starts afresh"
+    );
+    drop(s);
+    broker.stop();
+
+    // With the default expiration only a replayed tombstone keeps idle-b deleted.
+    let broker = TestBroker::start(dir.path());
+    let mut s = connect(&broker);
+    assert_eq!(probe(&mut s, "idle-b", held[1]), 49, "idle-b came back");
+    assert_eq!(
+        probe(
+            &mut s,
+            "idle-a",
+            (again.producer_id.0, again.producer_epoch)
+        ),
+        48,
+        "the re-initialised idle-a survives the restart"
+    );
+}
