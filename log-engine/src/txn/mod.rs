@@ -3,7 +3,8 @@
 //! `__transaction_state` and fsynced before it is answered; at start the topic is replayed.
 //!
 //! Ending a transaction writes `PrepareCommit`/`PrepareAbort`, then a COMMIT/ABORT marker
-//! to every partition of the transaction (fsynced), then `CompleteCommit`/`CompleteAbort`;
+//! to every partition of the transaction (fsynced together), then
+//! `CompleteCommit`/`CompleteAbort`;
 //! a prepared transaction found at start or left by a failed write is completed by the
 //! ticker. A new InitProducerId for the id, or the transaction outliving its timeout,
 //! bumps the epoch first (fencing the old producer everywhere) and aborts with it. An id
@@ -154,15 +155,23 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    /// Writes `marker` to every partition of `rec`'s transaction and waits for each to be
-    /// fsynced; a marker in `__consumer_offsets` also settles the transaction's offsets.
+    /// Writes `marker` to every partition of `rec`'s transaction, then waits for all of them
+    /// to be fsynced (side by side: one fsync's time, not one per partition); a marker in
+    /// `__consumer_offsets` also settles the transaction's offsets once durable.
     async fn write_markers(
         &self,
         broker: &Broker,
         rec: &TxnRecord,
         marker: Marker,
     ) -> Result<(), ResponseError> {
+        let failed = |topic: &str, index: i32, e: &dyn std::fmt::Display| {
+            tracing::error!(topic, partition = index, error = %e,
+                "cannot write a transaction marker");
+            ResponseError::CoordinatorNotAvailable
+        };
         let producer = (rec.producer_id, rec.producer_epoch);
+        let mut syncs = tokio::task::JoinSet::new();
+        let mut offsets_marked = false;
         for (topic, index) in &rec.partitions {
             let Some(partition) = broker
                 .topic(topic)
@@ -175,22 +184,29 @@ impl TxnCoordinator {
                 );
                 continue;
             };
-            let written = match partition.append_marker(producer, marker, 0, now_ms()) {
-                Ok(info) => partition.wait_durable(info.last_offset).await,
-                Err(e) => Err(e),
+            let info = partition
+                .append_marker(producer, marker, 0, now_ms())
+                .map_err(|e| failed(topic, *index, &e))?;
+            offsets_marked |= topic == OFFSETS_TOPIC;
+            let (topic, index) = (topic.clone(), *index);
+            syncs.spawn(async move {
+                let synced = partition.wait_durable(info.last_offset).await;
+                (topic, index, synced)
+            });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = syncs.join_next().await {
+            let outcome = match joined {
+                Ok((topic, index, synced)) => synced.map_err(|e| failed(&topic, index, &e)),
+                Err(e) => Err(failed("?", -1, &e)),
             };
-            if let Err(e) = written {
-                tracing::error!(topic, partition = index, error = %e,
-                    "cannot write a transaction marker");
-                return Err(ResponseError::CoordinatorNotAvailable);
-            }
-            if topic == OFFSETS_TOPIC
-                && let Some(groups) = broker.groups()
-            {
-                groups
-                    .complete_txn(rec.producer_id, marker == Marker::Commit)
-                    .await;
-            }
+            result = result.and(outcome);
+        }
+        result?;
+        if offsets_marked && let Some(groups) = broker.groups() {
+            groups
+                .complete_txn(rec.producer_id, marker == Marker::Commit)
+                .await;
         }
         Ok(())
     }
