@@ -224,6 +224,12 @@ impl Partition {
         Ok(())
     }
 
+    /// The producers this partition remembers and where their open transactions start
+    /// (see [`PartitionLog::producers`]).
+    pub fn producers(&self) -> Vec<(crate::log::ProducerSnapshot, Option<i64>)> {
+        lock(&self.log).producers()
+    }
+
     /// Forgets idempotent producers not heard from for `max_age` (see
     /// [`PartitionLog::expire_producers`]).
     pub fn expire_producers(&self, max_age: std::time::Duration) {

@@ -14,6 +14,8 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
+mod describe_transactions;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -24,6 +26,7 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 mod metadata;
 mod offset_commit;
 mod offset_delete;
@@ -119,6 +122,9 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
     // v1 only: after a v0 handshake, tokens would travel without Kafka framing.
     (ApiKey::SaslHandshake, 1, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
@@ -299,6 +305,15 @@ pub(crate) async fn handle(
         }
         ApiKey::EndTxn => end_txn::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::TxnOffsetCommit => txn_offset_commit::handle(broker, &ctx, decode(&ctx, &mut buf)?),
+        ApiKey::DescribeProducers => {
+            describe_producers::handle(broker, &ctx, decode(&ctx, &mut buf)?)?
+        }
+        ApiKey::DescribeTransactions => {
+            describe_transactions::handle(broker, &ctx, decode(&ctx, &mut buf)?)
+        }
+        ApiKey::ListTransactions => {
+            list_transactions::handle(broker, &ctx, decode(&ctx, &mut buf)?)
+        }
         ApiKey::JoinGroup => join_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::SyncGroup => sync_group::handle(broker, &ctx, decode(&ctx, &mut buf)?),
         ApiKey::Heartbeat => heartbeat::handle(broker, &ctx, decode(&ctx, &mut buf)?),

@@ -20,6 +20,7 @@ pub use partition::{
     AppendInfo, CompactReport, FlushPolicy, Isolation, LocatedRead, MAX_SEGMENT_BYTES, OpenReport,
     PartitionConfig, PartitionLog, ReadResult,
 };
+pub use producer_state::ProducerSnapshot;
 pub use segment::FileSlice;
 pub use transactions::{AbortedTxn, Marker};
 

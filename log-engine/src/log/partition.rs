@@ -397,6 +397,16 @@ impl PartitionLog {
         Ok(info)
     }
 
+    /// The producers this partition remembers, each with the first offset of its open
+    /// transaction here, if any.
+    pub fn producers(&self) -> Vec<(crate::log::ProducerSnapshot, Option<i64>)> {
+        self.producers
+            .snapshot()
+            .into_iter()
+            .map(|p| (p, self.txns.open_since(p.producer_id)))
+            .collect()
+    }
+
     /// Forgets idempotent producers this partition has not heard from for `max_age`
     /// (`producer.id.expiration.ms`); producers with an open transaction here stay.
     /// Returns how many were forgotten.

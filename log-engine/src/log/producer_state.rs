@@ -28,6 +28,22 @@ struct ProducerEntry {
     /// When this partition last took a batch or marker of the producer (at a restart: when
     /// the partition opened, so a replayed producer gets a whole expiration period).
     last_seen: Instant,
+    /// The largest timestamp of the producer's last batch or marker (DescribeProducers).
+    last_timestamp: i64,
+    /// Whether a transaction marker of the producer is in the log (Culvert's coordinator
+    /// writes coordinator epoch 0; -1 means none seen).
+    coordinator_epoch: i32,
+}
+
+/// One producer as DescribeProducers shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSnapshot {
+    pub producer_id: i64,
+    pub epoch: i16,
+    /// The last sequence written, -1 when none (only markers since the epoch began).
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    pub coordinator_epoch: i32,
 }
 
 /// The verdict on an idempotent batch before it is appended.
@@ -113,8 +129,14 @@ impl ProducerStates {
                 epoch: h.producer_epoch,
                 batches: VecDeque::new(),
                 last_seen: now,
+                last_timestamp: -1,
+                coordinator_epoch: -1,
             });
         entry.last_seen = now;
+        entry.last_timestamp = h.max_timestamp;
+        if h.is_control() {
+            entry.coordinator_epoch = 0;
+        }
         if h.producer_epoch != entry.epoch {
             entry.epoch = h.producer_epoch;
             entry.batches.clear();
@@ -147,6 +169,23 @@ impl ProducerStates {
         self.producers
             .retain(|&pid, e| keep(pid) || now.saturating_duration_since(e.last_seen) < max_age);
         before - self.producers.len()
+    }
+
+    /// Every remembered producer, by producer id.
+    pub(crate) fn snapshot(&self) -> Vec<ProducerSnapshot> {
+        let mut out: Vec<ProducerSnapshot> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, e)| ProducerSnapshot {
+                producer_id,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
     }
 
     /// How many producers are remembered.

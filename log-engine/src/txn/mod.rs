@@ -333,6 +333,21 @@ impl TxnCoordinator {
         Ok(answer)
     }
 
+    /// The current state of each of `ids` (`None`: not a known transactional id).
+    pub(crate) async fn describe(&self, ids: &[&str]) -> Vec<Option<TxnRecord>> {
+        let txns = self.txns.lock().await;
+        ids.iter().map(|id| txns.get(*id).cloned()).collect()
+    }
+
+    /// Every transactional id with its state, sorted by id.
+    pub(crate) async fn list(&self) -> Vec<(String, TxnRecord)> {
+        let txns = self.txns.lock().await;
+        let mut all: Vec<(String, TxnRecord)> =
+            txns.iter().map(|(id, r)| (id.clone(), r.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     /// The id's state if `p` holds its current producer id and epoch.
     fn verify(
         txns: &HashMap<String, TxnRecord>,

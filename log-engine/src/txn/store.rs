@@ -31,6 +31,28 @@ impl TxnStatus {
         }
     }
 
+    /// The name Kafka's admin APIs use (DescribeTransactions, ListTransactions filters).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TxnStatus::Empty => "Empty",
+            TxnStatus::Ongoing => "Ongoing",
+            TxnStatus::PrepareCommit => "PrepareCommit",
+            TxnStatus::PrepareAbort => "PrepareAbort",
+            TxnStatus::CompleteCommit => "CompleteCommit",
+            TxnStatus::CompleteAbort => "CompleteAbort",
+        }
+    }
+
+    /// Every status, for matching ListTransactions' state filters by name.
+    pub(crate) const ALL: [TxnStatus; 6] = [
+        TxnStatus::Empty,
+        TxnStatus::Ongoing,
+        TxnStatus::PrepareCommit,
+        TxnStatus::PrepareAbort,
+        TxnStatus::CompleteCommit,
+        TxnStatus::CompleteAbort,
+    ];
+
     fn from_id(id: i8) -> Result<Self, String> {
         Ok(match id {
             0 => TxnStatus::Empty,

@@ -382,7 +382,7 @@ fn idempotent_retries_are_deduplicated_and_gaps_refused() {
 }
 
 /// Asks for `topic`'s metadata on `s`, creating the topic.
-fn auto_create(s: &mut TcpStream, topic: &'static str) {
+pub(crate) fn auto_create(s: &mut TcpStream, topic: &'static str) {
     let md = MetadataRequest::default()
         .with_topics(Some(vec![
             kafka_protocol::messages::metadata_request::MetadataRequestTopic::default().with_name(

@@ -295,3 +295,167 @@ fn idle_transactional_ids_expire_and_stay_deleted_across_a_restart() {
         "the re-initialised idle-a survives the restart"
     );
 }
+
+#[test]
+fn operators_can_describe_and_list_transactions_and_a_partitions_producers() {
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    use kafka_protocol::messages::{
+        DescribeProducersRequest, DescribeProducersResponse, DescribeTransactionsRequest,
+        DescribeTransactionsResponse, ListTransactionsRequest, ListTransactionsResponse,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path());
+    let mut s = connect(&broker);
+    crate::protocol::auto_create(&mut s, "ops");
+    let ok = init(&mut s, "ops-tx", 60_000);
+    assert_eq!(ok.error_code, 0);
+    let producer = (ok.producer_id.0, ok.producer_epoch);
+    let id = TransactionalId(StrBytes::from_static_str("ops-tx"));
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(id.clone())
+        .with_v3_and_below_producer_id(ProducerId(producer.0))
+        .with_v3_and_below_producer_epoch(producer.1)
+        .with_v3_and_below_topics(vec![
+            kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("ops")))
+                .with_partitions(vec![0]),
+        ]);
+    let r: AddPartitionsToTxnResponse = call(&mut s, ApiKey::AddPartitionsToTxn, 3, &add);
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    assert_eq!(produce_raw(&mut s, "ops", batch(producer, false)), (0, 0));
+
+    let describe = |s: &mut TcpStream| -> DescribeTransactionsResponse {
+        call(
+            s,
+            ApiKey::DescribeTransactions,
+            0,
+            &DescribeTransactionsRequest::default().with_transactional_ids(vec![
+                id.clone(),
+                TransactionalId(StrBytes::from_static_str("nobody")),
+            ]),
+        )
+    };
+    let d = describe(&mut s);
+    let (ours, unknown) = (&d.transaction_states[0], &d.transaction_states[1]);
+    assert_eq!(ours.error_code, 0);
+    assert_eq!(&*ours.transaction_state, "Ongoing");
+    assert_eq!(
+        (ours.producer_id.0, ours.producer_epoch),
+        producer,
+        "{ours:?}"
+    );
+    assert_eq!(ours.transaction_timeout_ms, 60_000);
+    assert!(ours.transaction_start_time_ms > 0);
+    assert_eq!(ours.topics.len(), 1);
+    assert_eq!(
+        (&*ours.topics[0].topic.0, &ours.topics[0].partitions[..]),
+        ("ops", &[0][..])
+    );
+    assert_eq!(unknown.error_code, 105, "TRANSACTIONAL_ID_NOT_FOUND");
+
+    let list = |s: &mut TcpStream, states: &[&'static str], pids: Vec<i64>, open_ms: i64| {
+        let r: ListTransactionsResponse = call(
+            s,
+            ApiKey::ListTransactions,
+            1,
+            &ListTransactionsRequest::default()
+                .with_state_filters(
+                    states
+                        .iter()
+                        .map(|s| StrBytes::from_static_str(s))
+                        .collect(),
+                )
+                .with_producer_id_filters(pids.into_iter().map(ProducerId).collect())
+                .with_duration_filter(open_ms),
+        );
+        assert_eq!(r.error_code, 0);
+        let listed: Vec<(String, i64, String)> = r
+            .transaction_states
+            .iter()
+            .map(|t| {
+                (
+                    t.transactional_id.to_string(),
+                    t.producer_id.0,
+                    t.transaction_state.to_string(),
+                )
+            })
+            .collect();
+        let unknown: Vec<String> = r
+            .unknown_state_filters
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        (listed, unknown)
+    };
+    let ongoing = vec![("ops-tx".to_string(), producer.0, "Ongoing".to_string())];
+    assert_eq!(list(&mut s, &[], vec![], -1), (ongoing.clone(), vec![]));
+    assert_eq!(
+        list(&mut s, &["Ongoing", "Sleeping"], vec![producer.0], -1),
+        (ongoing, vec!["Sleeping".to_string()])
+    );
+    assert!(list(&mut s, &["CompleteCommit"], vec![], -1).0.is_empty());
+    assert!(list(&mut s, &[], vec![producer.0 + 1], -1).0.is_empty());
+    assert!(
+        list(&mut s, &[], vec![], 3_600_000).0.is_empty(),
+        "not open for an hour yet"
+    );
+
+    let producers = |s: &mut TcpStream| -> DescribeProducersResponse {
+        call(
+            s,
+            ApiKey::DescribeProducers,
+            0,
+            &DescribeProducersRequest::default().with_topics(vec![
+                TopicRequest::default()
+                    .with_name(TopicName(StrBytes::from_static_str("ops")))
+                    .with_partition_indexes(vec![0, 7]),
+            ]),
+        )
+    };
+    let p = producers(&mut s);
+    let parts = &p.topics[0].partitions;
+    assert_eq!(parts[0].error_code, 0);
+    assert_eq!(parts[1].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
+    let active = &parts[0].active_producers;
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(active[0].producer_id.0, producer.0);
+    assert_eq!(active[0].producer_epoch, i32::from(producer.1));
+    assert_eq!(active[0].last_sequence, 0);
+    assert_eq!(
+        active[0].current_txn_start_offset, 0,
+        "the open transaction starts at 0"
+    );
+    assert_eq!(active[0].coordinator_epoch, -1, "no marker yet");
+
+    let r: EndTxnResponse = call(
+        &mut s,
+        ApiKey::EndTxn,
+        3,
+        &EndTxnRequest::default()
+            .with_transactional_id(id.clone())
+            .with_producer_id(ProducerId(producer.0))
+            .with_producer_epoch(producer.1)
+            .with_committed(true),
+    );
+    assert_eq!(r.error_code, 0);
+    let d = describe(&mut s);
+    assert_eq!(
+        &*d.transaction_states[0].transaction_state,
+        "CompleteCommit"
+    );
+    assert!(d.transaction_states[0].topics.is_empty());
+    let p = producers(&mut s);
+    let active = &p.topics[0].partitions[0].active_producers;
+    assert_eq!(
+        active[0].current_txn_start_offset, -1,
+        "nothing open after the commit"
+    );
+    assert_eq!(
+        active[0].coordinator_epoch, 0,
+        "the COMMIT marker is in the log"
+    );
+    assert_eq!(list(&mut s, &["CompleteCommit"], vec![], -1).0.len(), 1);
+}
