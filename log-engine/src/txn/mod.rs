@@ -2,6 +2,10 @@
 //! transaction. Each state change is appended to the compacted internal topic
 //! `__transaction_state` and fsynced before it is answered; at start the topic is replayed.
 //!
+//! Each transactional id has its own lock, held across that id's writes: operations on one
+//! id apply one at a time, different ids proceed side by side (their fsyncs of
+//! `__transaction_state` and of shared partitions are group-committed).
+//!
 //! Ending a transaction writes `PrepareCommit`/`PrepareAbort`, then a COMMIT/ABORT marker
 //! to every partition of the transaction (fsynced together), then
 //! `CompleteCommit`/`CompleteAbort`;
@@ -14,7 +18,7 @@
 
 pub(crate) mod store;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -47,17 +51,33 @@ pub(crate) struct TxnProducer<'a> {
     pub(crate) fenced: ResponseError,
 }
 
-/// The `(topic, partition)`s of a transaction.
-type TxnPartitions = BTreeSet<(String, i32)>;
+/// One transactional id's state behind its own lock; `None`: the id is not known (not yet
+/// initialised, or deleted).
+type Slot = Arc<tokio::sync::Mutex<Option<TxnRecord>>>;
+
+/// An ongoing transaction's epoch and partitions by topic, for lookups by `&str`.
+type OngoingEntry = (i16, BTreeMap<String, BTreeSet<i32>>);
+
+fn ongoing_entry(rec: &TxnRecord) -> OngoingEntry {
+    let mut by_topic: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+    for (topic, p) in &rec.partitions {
+        by_topic.entry(topic.clone()).or_default().insert(*p);
+    }
+    (rec.producer_epoch, by_topic)
+}
+
+fn new_slot(rec: Option<TxnRecord>) -> Slot {
+    Arc::new(tokio::sync::Mutex::new(rec))
+}
 
 #[derive(Debug)]
 pub(crate) struct TxnCoordinator {
-    /// Every transactional id; held across the writes of one operation, so operations are
-    /// applied one at a time.
-    txns: tokio::sync::Mutex<HashMap<String, TxnRecord>>,
+    /// Every transactional id's slot. The map's lock is held only to find or add a slot;
+    /// a slot's lock is held across the writes of one operation on its id.
+    slots: Mutex<HashMap<String, Slot>>,
     /// Producer id → epoch and partitions of its ongoing transaction, for Produce and
     /// TxnOffsetCommit checks (which must not wait for the lock above).
-    ongoing: Mutex<HashMap<i64, (i16, TxnPartitions)>>,
+    ongoing: Mutex<HashMap<i64, OngoingEntry>>,
     log: Arc<Partition>,
 }
 
@@ -107,17 +127,49 @@ impl TxnCoordinator {
         let ongoing = txns
             .values()
             .filter(|t| t.status == TxnStatus::Ongoing)
-            .map(|t| (t.producer_id, (t.producer_epoch, t.partitions.clone())))
+            .map(|t| (t.producer_id, ongoing_entry(t)))
             .collect();
         tracing::info!(
             transactional_ids = txns.len(),
             "transaction coordinator loaded"
         );
         Ok(Self {
-            txns: tokio::sync::Mutex::new(txns),
+            slots: Mutex::new(
+                txns.into_iter()
+                    .map(|(id, rec)| (id, new_slot(Some(rec))))
+                    .collect(),
+            ),
             ongoing: Mutex::new(ongoing),
             log,
         })
+    }
+
+    /// `id`'s slot, added (empty) if the id has none.
+    fn slot(&self, id: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            slots
+                .entry(id.to_string())
+                .or_insert_with(|| new_slot(None)),
+        )
+    }
+
+    /// `id`'s slot if it has one (requests for unknown ids add nothing).
+    fn existing(&self, id: &str) -> Option<Slot> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.get(id).cloned()
+    }
+
+    /// Every id and its slot, sorted by id.
+    fn all_slots(&self) -> Vec<(String, Slot)> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<(String, Slot)> = slots
+            .iter()
+            .map(|(id, s)| (id.clone(), Arc::clone(s)))
+            .collect();
+        drop(slots);
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Appends `id`'s record (`None`: a tombstone) and waits until it is fsynced.
@@ -137,21 +189,18 @@ impl TxnCoordinator {
     /// Appends `id`'s new state and waits until it is fsynced, then publishes it.
     async fn save(
         &self,
-        txns: &mut HashMap<String, TxnRecord>,
+        slot: &mut Option<TxnRecord>,
         id: &str,
         rec: TxnRecord,
     ) -> Result<(), ResponseError> {
         self.persist(id, Some(&rec.encode())).await?;
         let mut ongoing = self.ongoing.lock().unwrap_or_else(PoisonError::into_inner);
-        ongoing.retain(|&pid, _| pid != rec.producer_id);
+        ongoing.remove(&rec.producer_id);
         if rec.status == TxnStatus::Ongoing {
-            ongoing.insert(
-                rec.producer_id,
-                (rec.producer_epoch, rec.partitions.clone()),
-            );
+            ongoing.insert(rec.producer_id, ongoing_entry(&rec));
         }
         drop(ongoing);
-        txns.insert(id.to_string(), rec);
+        *slot = Some(rec);
         Ok(())
     }
 
@@ -215,7 +264,7 @@ impl TxnCoordinator {
     async fn finish(
         &self,
         broker: &Broker,
-        txns: &mut HashMap<String, TxnRecord>,
+        slot: &mut Option<TxnRecord>,
         id: &str,
         mut rec: TxnRecord,
         marker: Marker,
@@ -227,13 +276,13 @@ impl TxnCoordinator {
         if rec.status != prepare {
             rec.status = prepare;
             rec.last_update_ms = now_ms();
-            self.save(txns, id, rec.clone()).await?;
+            self.save(slot, id, rec.clone()).await?;
         }
         self.write_markers(broker, &rec, marker).await?;
         rec.status = complete;
         rec.partitions.clear();
         rec.last_update_ms = now_ms();
-        self.save(txns, id, rec.clone()).await?;
+        self.save(slot, id, rec.clone()).await?;
         Ok(rec)
     }
 
@@ -242,12 +291,12 @@ impl TxnCoordinator {
     async fn fence_and_abort(
         &self,
         broker: &Broker,
-        txns: &mut HashMap<String, TxnRecord>,
+        slot: &mut Option<TxnRecord>,
         id: &str,
         mut rec: TxnRecord,
     ) -> Result<TxnRecord, ResponseError> {
         rec.producer_epoch = rec.producer_epoch.saturating_add(1);
-        self.finish(broker, txns, id, rec, Marker::Abort).await
+        self.finish(broker, slot, id, rec, Marker::Abort).await
     }
 
     /// InitProducerId with a transactional id: the producer id and a new epoch, after
@@ -266,9 +315,10 @@ impl TxnCoordinator {
         if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
             return Err(ResponseError::InvalidTransactionTimeout);
         }
-        let mut txns = self.txns.lock().await;
+        let slot = self.slot(id);
+        let mut guard = slot.lock().await;
         let now = now_ms();
-        let mut rec = match txns.get(id).cloned() {
+        let mut rec = match guard.clone() {
             None => TxnRecord {
                 producer_id: broker.allocate_producer_id().map_err(|e| {
                     tracing::error!(error = %e, "cannot allocate a producer id");
@@ -293,7 +343,7 @@ impl TxnCoordinator {
                 }
                 let mut rec = match rec.status {
                     TxnStatus::Ongoing => {
-                        let aborted = self.fence_and_abort(broker, &mut txns, id, rec).await?;
+                        let aborted = self.fence_and_abort(broker, &mut guard, id, rec).await?;
                         tracing::info!(
                             transactional_id = id,
                             producer_id = aborted.producer_id,
@@ -302,11 +352,11 @@ impl TxnCoordinator {
                         aborted
                     }
                     TxnStatus::PrepareCommit => {
-                        self.finish(broker, &mut txns, id, rec, Marker::Commit)
+                        self.finish(broker, &mut guard, id, rec, Marker::Commit)
                             .await?
                     }
                     TxnStatus::PrepareAbort => {
-                        self.finish(broker, &mut txns, id, rec, Marker::Abort)
+                        self.finish(broker, &mut guard, id, rec, Marker::Abort)
                             .await?
                     }
                     _ => rec,
@@ -329,32 +379,36 @@ impl TxnCoordinator {
         rec.last_update_ms = now;
         rec.start_ms = -1;
         let answer = (rec.producer_id, rec.producer_epoch);
-        self.save(&mut txns, id, rec).await?;
+        self.save(&mut guard, id, rec).await?;
         Ok(answer)
     }
 
     /// The current state of each of `ids` (`None`: not a known transactional id).
     pub(crate) async fn describe(&self, ids: &[&str]) -> Vec<Option<TxnRecord>> {
-        let txns = self.txns.lock().await;
-        ids.iter().map(|id| txns.get(*id).cloned()).collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(match self.existing(id) {
+                Some(slot) => slot.lock().await.clone(),
+                None => None,
+            });
+        }
+        out
     }
 
     /// Every transactional id with its state, sorted by id.
     pub(crate) async fn list(&self) -> Vec<(String, TxnRecord)> {
-        let txns = self.txns.lock().await;
-        let mut all: Vec<(String, TxnRecord)> =
-            txns.iter().map(|(id, r)| (id.clone(), r.clone())).collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
+        let mut out = Vec::new();
+        for (id, slot) in self.all_slots() {
+            if let Some(rec) = slot.lock().await.clone() {
+                out.push((id, rec));
+            }
+        }
+        out
     }
 
     /// The id's state if `p` holds its current producer id and epoch.
-    fn verify(
-        txns: &HashMap<String, TxnRecord>,
-        p: &TxnProducer<'_>,
-    ) -> Result<TxnRecord, ResponseError> {
-        let rec = txns
-            .get(p.transactional_id)
+    fn verify(slot: Option<&TxnRecord>, p: &TxnProducer<'_>) -> Result<TxnRecord, ResponseError> {
+        let rec = slot
             .filter(|r| r.producer_id == p.producer_id)
             .ok_or(ResponseError::InvalidProducerIdMapping)?;
         if rec.producer_epoch != p.epoch {
@@ -377,9 +431,12 @@ impl TxnCoordinator {
         p: TxnProducer<'_>,
         partitions: &[(String, i32)],
     ) -> Vec<i16> {
-        let mut txns = self.txns.lock().await;
         let all = |code: ResponseError| vec![code.code(); partitions.len()];
-        let mut rec = match Self::verify(&txns, &p) {
+        let Some(slot) = self.existing(p.transactional_id) else {
+            return all(ResponseError::InvalidProducerIdMapping);
+        };
+        let mut guard = slot.lock().await;
+        let mut rec = match Self::verify(guard.as_ref(), &p) {
             Ok(rec) => rec,
             Err(code) => return all(code),
         };
@@ -410,7 +467,7 @@ impl TxnCoordinator {
         }
         rec.partitions.extend(partitions.iter().cloned());
         rec.last_update_ms = now_ms();
-        match self.save(&mut txns, p.transactional_id, rec).await {
+        match self.save(&mut guard, p.transactional_id, rec).await {
             Ok(()) => vec![0; partitions.len()],
             Err(code) => all(code),
         }
@@ -424,8 +481,11 @@ impl TxnCoordinator {
         p: TxnProducer<'_>,
         commit: bool,
     ) -> Result<(), ResponseError> {
-        let mut txns = self.txns.lock().await;
-        let rec = Self::verify(&txns, &p)?;
+        let slot = self
+            .existing(p.transactional_id)
+            .ok_or(ResponseError::InvalidProducerIdMapping)?;
+        let mut guard = slot.lock().await;
+        let rec = Self::verify(guard.as_ref(), &p)?;
         let marker = if commit {
             Marker::Commit
         } else {
@@ -433,7 +493,7 @@ impl TxnCoordinator {
         };
         match (rec.status, commit) {
             (TxnStatus::Ongoing, _) => {
-                self.finish(broker, &mut txns, p.transactional_id, rec, marker)
+                self.finish(broker, &mut guard, p.transactional_id, rec, marker)
                     .await?;
                 Ok(())
             }
@@ -464,7 +524,11 @@ impl TxnCoordinator {
                 format!("producer epoch {epoch} is older than the current epoch {current}"),
             ));
         }
-        if epoch != *current || !partitions.contains(&(topic.to_string(), partition)) {
+        if epoch != *current
+            || !partitions
+                .get(topic)
+                .is_some_and(|p| p.contains(&partition))
+        {
             return Err((
                 ResponseError::InvalidTxnState,
                 format!(
@@ -477,76 +541,64 @@ impl TxnCoordinator {
 
     /// Aborts transactions that outlived their timeout (with a bumped epoch, so their
     /// producer is fenced), completes prepared ones left by a failure or a restart, and
-    /// deletes ids idle for `transactional.id.expiration.ms`.
+    /// deletes ids idle for `transactional.id.expiration.ms`. Ids busy with a request are
+    /// left for the next tick.
     pub(crate) async fn tick(&self, broker: &Broker) {
-        let mut txns = self.txns.lock().await;
-        let now = now_ms();
-        self.expire_ids(&mut txns, broker.config().transactional_id_expiration, now)
-            .await;
-        let due: Vec<(String, TxnRecord)> = txns
-            .iter()
-            .filter(|(_, t)| match t.status {
-                TxnStatus::Ongoing => t.start_ms.saturating_add(i64::from(t.timeout_ms)) < now,
-                TxnStatus::PrepareCommit | TxnStatus::PrepareAbort => true,
-                _ => false,
-            })
-            .map(|(id, t)| (id.clone(), t.clone()))
-            .collect();
-        for (id, rec) in due {
+        let max_idle = i64::try_from(broker.config().transactional_id_expiration.as_millis())
+            .unwrap_or(i64::MAX);
+        for (id, slot) in self.all_slots() {
+            let Ok(mut guard) = slot.try_lock() else {
+                continue;
+            };
+            let Some(rec) = guard.clone() else {
+                continue;
+            };
+            let now = now_ms();
             let producer_id = rec.producer_id;
             let result = match rec.status {
-                TxnStatus::Ongoing => {
+                TxnStatus::Ongoing
+                    if rec.start_ms.saturating_add(i64::from(rec.timeout_ms)) < now =>
+                {
                     tracing::info!(transactional_id = %id, producer_id,
                         timeout_ms = rec.timeout_ms, "aborting a transaction that timed out");
-                    self.fence_and_abort(broker, &mut txns, &id, rec).await
-                }
-                TxnStatus::PrepareCommit => {
-                    self.finish(broker, &mut txns, &id, rec, Marker::Commit)
+                    self.fence_and_abort(broker, &mut guard, &id, rec)
                         .await
+                        .map(drop)
                 }
-                _ => {
-                    self.finish(broker, &mut txns, &id, rec, Marker::Abort)
-                        .await
+                TxnStatus::Ongoing => Ok(()),
+                TxnStatus::PrepareCommit => self
+                    .finish(broker, &mut guard, &id, rec, Marker::Commit)
+                    .await
+                    .map(drop),
+                TxnStatus::PrepareAbort => self
+                    .finish(broker, &mut guard, &id, rec, Marker::Abort)
+                    .await
+                    .map(drop),
+                TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort
+                    if now.saturating_sub(rec.last_update_ms) >= max_idle =>
+                {
+                    self.persist(&id, None).await.map(|()| {
+                        *guard = None;
+                        tracing::info!(transactional_id = %id, producer_id,
+                            "transactional id expired");
+                    })
                 }
+                _ => Ok(()),
             };
             if let Err(code) = result {
                 tracing::warn!(transactional_id = %id, error = ?code,
-                    "could not end a transaction; retrying on the next tick");
+                    "could not end or expire a transaction; retrying on the next tick");
             }
         }
+        self.drop_empty_slots();
     }
 
-    /// Deletes (tombstones) the ids with no transaction in progress whose last change is
-    /// `max_age` or more before `now`. A producer still holding such an id gets
-    /// INVALID_PRODUCER_ID_MAPPING; InitProducerId starts the id afresh.
-    async fn expire_ids(
-        &self,
-        txns: &mut HashMap<String, TxnRecord>,
-        max_age: std::time::Duration,
-        now: i64,
-    ) {
-        let max_age = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
-        let idle: Vec<String> = txns
-            .iter()
-            .filter(|(_, t)| {
-                matches!(
-                    t.status,
-                    TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort
-                ) && now.saturating_sub(t.last_update_ms) >= max_age
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in idle {
-            match self.persist(&id, None).await {
-                Ok(()) => {
-                    if let Some(rec) = txns.remove(&id) {
-                        tracing::info!(transactional_id = %id, producer_id = rec.producer_id,
-                            "transactional id expired");
-                    }
-                }
-                Err(code) => tracing::warn!(transactional_id = %id, error = ?code,
-                    "could not expire a transactional id; retrying on the next tick"),
-            }
-        }
+    /// Forgets slots holding no id that nobody else holds (a slot is only handed out under
+    /// the map's lock, so a count of one there means no request has it).
+    fn drop_empty_slots(&self) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.retain(|_, slot| {
+            Arc::strong_count(slot) > 1 || slot.try_lock().map_or(true, |g| g.is_some())
+        });
     }
 }

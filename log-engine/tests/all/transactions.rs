@@ -82,6 +82,49 @@ fn strings(values: &[&str]) -> Vec<String> {
 }
 
 #[test]
+fn concurrent_producers_commit_and_abort_side_by_side() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start(dir.path());
+    let (producers, transactions) = (4, 15);
+    std::thread::scope(|s| {
+        for i in 0..producers {
+            let broker = &broker;
+            s.spawn(move || {
+                let p = txn_producer(broker, &format!("tx-many-{i}"), 60_000);
+                for t in 0..transactions {
+                    p.begin_transaction().expect("begin");
+                    let value = format!("p{i}-t{t}");
+                    send(&p, "tx-many", &[&value]);
+                    if t % 3 == 2 {
+                        p.abort_transaction(TIMEOUT).expect("abort");
+                    } else {
+                        p.commit_transaction(TIMEOUT).expect("commit");
+                    }
+                }
+            });
+        }
+    });
+    let mut committed: Vec<String> = (0..producers)
+        .flat_map(|i| {
+            (0..transactions)
+                .filter(|t| t % 3 != 2)
+                .map(move |t| format!("p{i}-t{t}"))
+        })
+        .collect();
+    committed.sort();
+    let mut seen = read(&broker, "tx-many", "read_committed", committed.len());
+    seen.sort();
+    assert_eq!(seen, committed, "exactly the committed transactions");
+    let all = read(
+        &broker,
+        "tx-many",
+        "read_uncommitted",
+        producers * transactions,
+    );
+    assert_eq!(all.len(), producers * transactions);
+}
+
+#[test]
 fn read_committed_consumers_see_committed_transactions_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = TestBroker::start(dir.path());

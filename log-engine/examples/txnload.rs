@@ -1,0 +1,130 @@
+//! Transaction load for broker benchmarks (see `bench/txn-commit.sh`): PRODUCERS
+//! transactional librdkafka producers, each on its own thread and transactional id, run
+//! TRANSACTIONS transactions apiece; each transaction writes one 1 KiB record to each of
+//! PARTITIONS partitions of TOPIC and commits. Prints one JSON line: commits per second
+//! over all producers and the commit latency (p50, p99) the producers saw.
+//!
+//! ```text
+//! txnload BOOTSTRAP TOPIC PRODUCERS TRANSACTIONS PARTITIONS   # creates TOPIC
+//! ```
+
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn usage(problem: &str) -> ! {
+    eprintln!("{problem}\nusage: txnload BOOTSTRAP TOPIC PRODUCERS TRANSACTIONS PARTITIONS");
+    std::process::exit(2)
+}
+
+fn num(args: &[String], i: usize, what: &str) -> usize {
+    let Some(s) = args.get(i) else {
+        usage(&format!("missing {what}"))
+    };
+    s.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| usage(&format!("{what} must be a positive number, got {s:?}")))
+}
+
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
+    rt.block_on(admin.create_topics(
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        &AdminOptions::new(),
+    ))?;
+    Ok(())
+}
+
+/// One producer's transactions; returns each commit's latency.
+fn run_producer(
+    bootstrap: &str,
+    topic: &str,
+    id: usize,
+    transactions: usize,
+    partitions: i32,
+) -> Result<Vec<Duration>, KafkaError> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", format!("txnload-{id}"))
+        .set("linger.ms", "0")
+        .create()?;
+    producer.init_transactions(TIMEOUT)?;
+    let payload = vec![b'x'; 1024];
+    let key = id.to_be_bytes();
+    let mut latencies = Vec::with_capacity(transactions);
+    for _ in 0..transactions {
+        producer.begin_transaction()?;
+        for p in 0..partitions {
+            let record = BaseRecord::to(topic)
+                .partition(p)
+                .key(&key[..])
+                .payload(&payload[..]);
+            producer.send(record).map_err(|(e, _)| e)?;
+        }
+        let start = Instant::now();
+        producer.commit_transaction(TIMEOUT)?;
+        latencies.push(start.elapsed());
+    }
+    Ok(latencies)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(bootstrap), Some(topic)) = (args.get(1), args.get(2)) else {
+        usage("missing BOOTSTRAP or TOPIC")
+    };
+    let producers = num(&args, 3, "PRODUCERS");
+    let transactions = num(&args, 4, "TRANSACTIONS");
+    let partitions = i32::try_from(num(&args, 5, "PARTITIONS"))
+        .unwrap_or_else(|_| usage("PARTITIONS is too large"));
+    if let Err(e) = create_topic(bootstrap, topic, partitions) {
+        eprintln!("txnload: creating {topic}: {e}");
+        std::process::exit(1);
+    }
+    let start = Instant::now();
+    let results: Vec<Result<Vec<Duration>, KafkaError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..producers)
+            .map(|id| s.spawn(move || run_producer(bootstrap, topic, id, transactions, partitions)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(KafkaError::Canceled)))
+            .collect()
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut latencies = Vec::new();
+    for r in results {
+        match r {
+            Ok(l) => latencies.extend(l),
+            Err(e) => {
+                eprintln!("txnload: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    println!(
+        "{{\"phase\":\"txn\",\"producers\":{producers},\"partitions\":{partitions},\"commits\":{},\"seconds\":{elapsed:.3},\"commits_per_s\":{:.0},\"commit_p50_ms\":{:.2},\"commit_p99_ms\":{:.2}}}",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        pct(0.5),
+        pct(0.99)
+    );
+}
