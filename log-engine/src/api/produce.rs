@@ -2,7 +2,8 @@
 //!
 //! acks=0 gets no response; acks=1 is answered after the write; acks=-1 (all) is answered
 //! after the fsync when the topic's flush policy is `always` (one group-committed fsync
-//! covers every batch waiting for it). Under `always`, acks 0 and 1 still trigger a prompt
+//! covers every batch waiting for it; the fsyncs of different partitions, also those of
+//! requests behind this one, run side by side). Under `always`, acks 0 and 1 still trigger a prompt
 //! background fsync so their records become visible to consumers. Transactional batches
 //! are accepted only for partitions added to the producer's ongoing transaction.
 
@@ -205,11 +206,28 @@ pub(crate) fn handle(broker: &Broker, ctx: &Ctx, req: ProduceRequest) -> Result<
     if durable.is_empty() {
         return ctx.respond(&resp).map(Reply::Ready);
     }
+    // The fsyncs start now, side by side: replies go out in request order, and waiting
+    // for one partition's fsync before starting the next would serialise them.
+    let syncs: Vec<_> = durable
+        .into_iter()
+        .map(|(partition, offset)| {
+            let waiting = Arc::clone(&partition);
+            let sync = tokio::spawn(async move { waiting.wait_durable(offset).await });
+            (partition, sync)
+        })
+        .collect();
     let ctx = ctx.clone();
     Ok(Reply::Deferred(Box::pin(async move {
         let mut resp = resp;
-        for (partition, offset) in durable {
-            if let Err(e) = partition.wait_durable(offset).await {
+        for (partition, sync) in syncs {
+            let synced = sync.await.unwrap_or_else(|e| {
+                Err(LogError::Io {
+                    op: "fsync (task ended)",
+                    path: partition.topic().into(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
+            if let Err(e) = synced {
                 tracing::error!(topic = partition.topic(), partition = partition.index(),
                     error = %e, "fsync failed; failing the produce");
                 for t in resp
