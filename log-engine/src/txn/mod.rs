@@ -1,6 +1,8 @@
 //! The transaction coordinator: every transactional id's producer id, epoch and open
 //! transaction. Each state change is appended to the compacted internal topic
-//! `__transaction_state` and fsynced before it is answered; at start the topic is replayed.
+//! `__transaction_state` and fsynced before it is answered (all but `Complete*`, whose loss
+//! in a crash only means completing the prepared transaction again); at start the topic
+//! is replayed.
 //!
 //! Each transactional id has its own lock, held across that id's writes: operations on one
 //! id apply one at a time, different ids proceed side by side (their fsyncs of
@@ -172,12 +174,19 @@ impl TxnCoordinator {
         all
     }
 
-    /// Appends `id`'s record (`None`: a tombstone) and waits until it is fsynced.
-    async fn persist(&self, id: &str, value: Option<&[u8]>) -> Result<(), ResponseError> {
+    /// Appends `id`'s record (`None`: a tombstone) and, if `durable`, waits until it is
+    /// fsynced.
+    async fn persist(
+        &self,
+        id: &str,
+        value: Option<&[u8]>,
+        durable: bool,
+    ) -> Result<(), ResponseError> {
         let key = store::encode_key(id);
         let mut batch = encode_batch(&[(Some(&key[..]), value)], now_ms());
         let written = match self.log.append(&mut batch) {
-            Ok(info) => self.log.wait_durable(info.last_offset).await,
+            Ok(info) if durable => self.log.wait_durable(info.last_offset).await,
+            Ok(_) => Ok(()),
             Err(e) => Err(e),
         };
         written.map_err(|e| {
@@ -193,7 +202,18 @@ impl TxnCoordinator {
         id: &str,
         rec: TxnRecord,
     ) -> Result<(), ResponseError> {
-        self.persist(id, Some(&rec.encode())).await?;
+        self.save_as(slot, id, rec, true).await
+    }
+
+    /// [`Self::save`], waiting for the fsync only if `durable`.
+    async fn save_as(
+        &self,
+        slot: &mut Option<TxnRecord>,
+        id: &str,
+        rec: TxnRecord,
+        durable: bool,
+    ) -> Result<(), ResponseError> {
+        self.persist(id, Some(&rec.encode()), durable).await?;
         let mut ongoing = self.ongoing.lock().unwrap_or_else(PoisonError::into_inner);
         ongoing.remove(&rec.producer_id);
         if rec.status == TxnStatus::Ongoing {
@@ -282,7 +302,10 @@ impl TxnCoordinator {
         rec.status = complete;
         rec.partitions.clear();
         rec.last_update_ms = now_ms();
-        self.save(slot, id, rec.clone()).await?;
+        // Not waited for: with the markers durable, a crash that loses this record leaves
+        // the prepared state, which is completed again (same markers) after the restart;
+        // the id's next change is fsynced and carries this record to disk with it.
+        self.save_as(slot, id, rec.clone(), false).await?;
         Ok(rec)
     }
 
@@ -577,7 +600,7 @@ impl TxnCoordinator {
                 TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort
                     if now.saturating_sub(rec.last_update_ms) >= max_idle =>
                 {
-                    self.persist(&id, None).await.map(|()| {
+                    self.persist(&id, None, true).await.map(|()| {
                         *guard = None;
                         tracing::info!(transactional_id = %id, producer_id,
                             "transactional id expired");
