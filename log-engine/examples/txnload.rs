@@ -5,8 +5,12 @@
 //! over all producers and the commit latency (p50, p99: from the records' send to the
 //! commit's answer) the producers saw.
 //!
+//! With `plain`, the baseline: idempotent producers send the same records and wait until
+//! every one is acknowledged (acks=all) where the others commit — what the same writes
+//! cost without a transaction.
+//!
 //! ```text
-//! txnload BOOTSTRAP TOPIC PRODUCERS TRANSACTIONS PARTITIONS   # creates TOPIC
+//! txnload BOOTSTRAP TOPIC PRODUCERS TRANSACTIONS PARTITIONS [plain]   # creates TOPIC
 //! ```
 
 use std::time::{Duration, Instant};
@@ -20,7 +24,9 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn usage(problem: &str) -> ! {
-    eprintln!("{problem}\nusage: txnload BOOTSTRAP TOPIC PRODUCERS TRANSACTIONS PARTITIONS");
+    eprintln!(
+        "{problem}\nusage: txnload BOOTSTRAP TOPIC PRODUCERS TRANSACTIONS PARTITIONS [plain]"
+    );
     std::process::exit(2)
 }
 
@@ -57,22 +63,42 @@ struct Run {
     ended: Instant,
 }
 
-/// One producer's transactions, begun once every producer is initialised (`ready`).
-fn run_producer(
-    bootstrap: &str,
-    topic: &str,
-    id: usize,
+/// What each producer runs.
+#[derive(Clone, Copy)]
+struct Load<'a> {
+    bootstrap: &'a str,
+    topic: &'a str,
     transactions: usize,
     partitions: i32,
-    ready: &std::sync::Barrier,
-) -> Result<Run, KafkaError> {
-    // A background thread serves delivery reports as they arrive.
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+    /// Idempotent sends acknowledged instead of transactions (the baseline).
+    plain: bool,
+}
+
+/// One producer's transactions, begun once every producer is initialised (`ready`).
+fn run_producer(load: Load<'_>, id: usize, ready: &std::sync::Barrier) -> Result<Run, KafkaError> {
+    let Load {
+        bootstrap,
+        topic,
+        transactions,
+        partitions,
+        plain,
+    } = load;
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
-        .set("transactional.id", format!("txnload-{id}"))
-        .set("linger.ms", "0")
-        .create()?;
-    let initialised = producer.init_transactions(TIMEOUT);
+        .set("linger.ms", "0");
+    if plain {
+        config.set("enable.idempotence", "true");
+    } else {
+        config.set("transactional.id", format!("txnload-{id}"));
+    }
+    // A background thread serves delivery reports as they arrive.
+    let producer: ThreadedProducer<DefaultProducerContext> = config.create()?;
+    let initialised = if plain {
+        Ok(())
+    } else {
+        producer.init_transactions(TIMEOUT)
+    };
     ready.wait();
     initialised?;
     let began = Instant::now();
@@ -80,7 +106,9 @@ fn run_producer(
     let key = id.to_be_bytes();
     let mut latencies = Vec::with_capacity(transactions);
     for _ in 0..transactions {
-        producer.begin_transaction()?;
+        if !plain {
+            producer.begin_transaction()?;
+        }
         for p in 0..partitions {
             let record = BaseRecord::to(topic)
                 .partition(p)
@@ -99,7 +127,9 @@ fn run_producer(
             }
             std::thread::sleep(Duration::from_micros(100));
         }
-        producer.commit_transaction(TIMEOUT)?;
+        if !plain {
+            producer.commit_transaction(TIMEOUT)?;
+        }
         latencies.push(start.elapsed());
     }
     Ok(Run {
@@ -118,6 +148,18 @@ fn main() {
     let transactions = num(&args, 4, "TRANSACTIONS");
     let partitions = i32::try_from(num(&args, 5, "PARTITIONS"))
         .unwrap_or_else(|_| usage("PARTITIONS is too large"));
+    let plain = match args.get(6).map(String::as_str) {
+        None => false,
+        Some("plain") => true,
+        Some(other) => usage(&format!("unknown option {other:?}")),
+    };
+    let load = Load {
+        bootstrap,
+        topic,
+        transactions,
+        partitions,
+        plain,
+    };
     if let Err(e) = create_topic(bootstrap, topic, partitions) {
         eprintln!("txnload: creating {topic}: {e}");
         std::process::exit(1);
@@ -126,9 +168,7 @@ fn main() {
     let results: Vec<Result<Run, KafkaError>> = std::thread::scope(|s| {
         let ready = &ready;
         let handles: Vec<_> = (0..producers)
-            .map(|id| {
-                s.spawn(move || run_producer(bootstrap, topic, id, transactions, partitions, ready))
-            })
+            .map(|id| s.spawn(move || run_producer(load, id, ready)))
             .collect();
         handles
             .into_iter()
@@ -161,7 +201,8 @@ fn main() {
         latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
     };
     println!(
-        "{{\"phase\":\"txn\",\"producers\":{producers},\"partitions\":{partitions},\"commits\":{},\"seconds\":{elapsed:.3},\"commits_per_s\":{:.0},\"commit_p50_ms\":{:.2},\"commit_p99_ms\":{:.2}}}",
+        "{{\"phase\":\"{}\",\"producers\":{producers},\"partitions\":{partitions},\"commits\":{},\"seconds\":{elapsed:.3},\"commits_per_s\":{:.0},\"commit_p50_ms\":{:.2},\"commit_p99_ms\":{:.2}}}",
+        if plain { "plain" } else { "txn" },
         latencies.len(),
         latencies.len() as f64 / elapsed.max(1e-9),
         pct(0.5),
