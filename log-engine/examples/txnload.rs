@@ -15,9 +15,9 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
@@ -38,21 +38,6 @@ fn num(args: &[String], i: usize, what: &str) -> usize {
         .ok()
         .filter(|n| *n > 0)
         .unwrap_or_else(|| usage(&format!("{what} must be a positive number, got {s:?}")))
-}
-
-fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| KafkaError::ClientCreation(e.to_string()))?;
-    rt.block_on(admin.create_topics(
-        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-        &AdminOptions::new(),
-    ))?;
-    Ok(())
 }
 
 /// What one producer did: each commit's latency, and when its first transaction began and
@@ -160,7 +145,7 @@ fn main() {
         partitions,
         plain,
     };
-    if let Err(e) = create_topic(bootstrap, topic, partitions) {
+    if let Err(e) = support::create_topic(bootstrap, topic, partitions) {
         eprintln!("txnload: creating {topic}: {e}");
         std::process::exit(1);
     }
