@@ -3,8 +3,8 @@
 //! acks=0 gets no response; acks=1 is answered after the write; acks=-1 (all) is answered
 //! after the fsync when the topic's flush policy is `always` (one group-committed fsync
 //! covers every batch waiting for it; the fsyncs of different partitions, also those of
-//! requests behind this one, run side by side). Under `always`, acks 0 and 1 still trigger a prompt
-//! background fsync so their records become visible to consumers. Transactional batches
+//! requests behind this one, run side by side). Under `always`, acks 0 and 1 still
+//! trigger a prompt background fsync so their records become visible to consumers. Transactional batches
 //! are accepted only for partitions added to the producer's ongoing transaction.
 
 use std::sync::Arc;
