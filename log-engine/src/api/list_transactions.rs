@@ -33,9 +33,7 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: ListTransactionsReque
             }
         }
         let producers: Vec<i64> = req.producer_id_filters.iter().map(|p| p.0).collect();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = crate::txn::now_ms();
         let listed = txns
             .list()
             .await

@@ -83,7 +83,8 @@ pub(crate) struct TxnCoordinator {
     log: Arc<Partition>,
 }
 
-fn now_ms() -> i64 {
+/// Wall-clock milliseconds, the unit of the transaction state's timestamps.
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
