@@ -55,7 +55,7 @@ impl Partition {
     }
 
     /// Appends one batch (its base offset is assigned here).
-    pub fn append(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+    pub fn append(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
         self.append_with(|log| log.append(batch))
     }
 
@@ -80,7 +80,7 @@ impl Partition {
 
     /// Appends a coordinator's batch for a transactional producer (see
     /// [`PartitionLog::append_for_coordinator`]).
-    pub fn append_for_coordinator(&self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+    pub fn append_for_coordinator(&self, batch: &[u8]) -> Result<AppendInfo, LogError> {
         self.append_with(|log| log.append_for_coordinator(batch))
     }
 
@@ -119,17 +119,33 @@ impl Partition {
         if self.durable_end.load(Ordering::Acquire) > offset {
             return Ok(());
         }
-        self.sync().await
+        self.sync_gated().await
     }
 
     /// Fsyncs everything appended so far and publishes it to consumers.
     pub async fn sync(self: &Arc<Self>) -> Result<(), LogError> {
+        let _gate = self.flush_gate.lock().await;
+        self.sync_gated().await
+    }
+
+    /// [`Partition::sync`] with the flush gate held. The fsync runs without the log lock,
+    /// so appends and fetches of the partition go on while the disk works.
+    async fn sync_gated(self: &Arc<Self>) -> Result<(), LogError> {
         let this = Arc::clone(self);
         let durable = tokio::task::spawn_blocking(move || {
+            let pending = {
+                let log = lock(&this.log);
+                // Under the log lock: an append after this point marks the log dirty again.
+                *lock(&this.dirty_since) = None;
+                match log.pending_sync() {
+                    Some(pending) => pending,
+                    None => return Ok(log.flushed_offset()),
+                }
+            };
+            pending.run()?;
             let mut log = lock(&this.log);
-            // Taken under the log lock: no append can slip between the sync and the reset.
-            *lock(&this.dirty_since) = None;
-            log.sync().map(|()| log.flushed_offset())
+            log.complete_sync(pending.end);
+            Ok(log.flushed_offset())
         })
         .await
         .map_err(|e| LogError::Io {

@@ -82,12 +82,20 @@ fn append(
             "zstd batches need Produce v7 or later".into(),
         ));
     }
-    let mut batch = records.to_vec();
+    // Stored as received (the log writes the base offset beside it), unless LogAppendTime
+    // rewrites the timestamps and the CRC.
     let append_time = log_append_time.then(now_ms);
-    if let Some(ts) = append_time {
-        set_log_append_time(&mut batch, ts);
-    }
-    let info = partition.append(&mut batch).map_err(|e| match e {
+    let stamped;
+    let batch: &[u8] = match append_time {
+        Some(ts) => {
+            let mut copy = records.to_vec();
+            set_log_append_time(&mut copy, ts);
+            stamped = copy;
+            &stamped
+        }
+        None => records,
+    };
+    let info = partition.append(batch).map_err(|e| match e {
         LogError::BatchTooLarge { .. } => (ResponseError::MessageTooLarge, e.to_string()),
         LogError::InvalidBatch(m) if m.starts_with("CRC") => (ResponseError::CorruptMessage, m),
         LogError::InvalidBatch(m) => (ResponseError::InvalidRecord, m),

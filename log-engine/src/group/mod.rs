@@ -236,10 +236,10 @@ impl GroupCoordinator {
             .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
             .collect();
         let appended = match producer {
-            None => self.log.append(&mut encode_batch(&kvs, now_ms())),
+            None => self.log.append(&encode_batch(&kvs, now_ms())),
             Some(producer) => {
                 self.log
-                    .append_for_coordinator(&mut crate::log::batch::encode_transactional(
+                    .append_for_coordinator(&crate::log::batch::encode_transactional(
                         &kvs,
                         now_ms(),
                         producer,

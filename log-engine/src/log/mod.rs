@@ -18,7 +18,7 @@ mod transactions;
 
 pub use partition::{
     AppendInfo, CompactReport, FlushPolicy, Isolation, LocatedRead, MAX_SEGMENT_BYTES, OpenReport,
-    PartitionConfig, PartitionLog, ReadResult,
+    PartitionConfig, PartitionLog, PendingSync, ReadResult,
 };
 pub use producer_state::ProducerSnapshot;
 pub use segment::FileSlice;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::LogError;
-use crate::log::batch::{BatchHeader, set_base_offset};
+use crate::log::batch::BatchHeader;
 use crate::log::producer_state::{ProducerStates, SequenceCheck};
 use crate::log::transactions::{AbortedTxn, Marker, TxnStates};
 
@@ -126,6 +126,24 @@ pub struct OpenReport {
 
 const RECOVERY_POINT_FILE: &str = "recovery-point";
 const LOG_START_FILE: &str = "log-start-offset";
+
+/// An fsync taken out of the log (see [`PartitionLog::pending_sync`]).
+#[derive(Debug)]
+pub struct PendingSync {
+    file: std::sync::Arc<fs::File>,
+    path: PathBuf,
+    /// Everything below this offset is on disk once the fsync returns.
+    pub end: i64,
+}
+
+impl PendingSync {
+    /// Runs the fsync (`fdatasync`): blocking, and meant to run without the log's lock.
+    pub fn run(&self) -> Result<(), LogError> {
+        self.file
+            .sync_data()
+            .map_err(LogError::io("sync segment", &self.path))
+    }
+}
 
 /// A partition's log on disk.
 #[derive(Debug)]
@@ -303,7 +321,7 @@ impl PartitionLog {
 
     /// Validates `batch`, assigns it the next offsets and appends it. Nothing is written when
     /// the batch is invalid.
-    pub fn append(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+    pub fn append(&mut self, batch: &[u8]) -> Result<AppendInfo, LogError> {
         let header = BatchHeader::parse(batch).map_err(LogError::InvalidBatch)?;
         header.validate(batch).map_err(LogError::InvalidBatch)?;
         if header.record_count == 0 {
@@ -380,7 +398,7 @@ impl PartitionLog {
     /// Appends a batch a coordinator wrote for a transactional producer (the group
     /// coordinator's transactional offset commits): it carries the producer's id and epoch
     /// but no sequence, so only the epoch is checked.
-    pub fn append_for_coordinator(&mut self, batch: &mut [u8]) -> Result<AppendInfo, LogError> {
+    pub fn append_for_coordinator(&mut self, batch: &[u8]) -> Result<AppendInfo, LogError> {
         let header = BatchHeader::parse(batch).map_err(LogError::InvalidBatch)?;
         header.validate(batch).map_err(LogError::InvalidBatch)?;
         if header.is_control() || header.base_sequence != -1 || header.producer_id < 0 {
@@ -439,20 +457,20 @@ impl PartitionLog {
         timestamp_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.check_epoch(producer_id, epoch)?;
-        let mut batch = crate::log::batch::encode_marker(
+        let batch = crate::log::batch::encode_marker(
             (producer_id, epoch),
             marker,
             coordinator_epoch,
             timestamp_ms,
         );
         let header = BatchHeader::parse(&batch).map_err(LogError::InvalidBatch)?;
-        let info = self.write(&mut batch, header)?;
+        let info = self.write(&batch, header)?;
         self.txns.on_marker(producer_id, marker, info.base_offset);
         Ok(info)
     }
 
     /// Writes a validated batch at the next offsets, rolling the segment first if due.
-    fn write(&mut self, batch: &mut [u8], header: BatchHeader) -> Result<AppendInfo, LogError> {
+    fn write(&mut self, batch: &[u8], header: BatchHeader) -> Result<AppendInfo, LogError> {
         if !self.active.is_empty()
             && (self.active.size() + batch.len() as u64 > self.config.segment_bytes
                 || self.active_since.elapsed() >= self.config.segment_ms)
@@ -460,7 +478,6 @@ impl PartitionLog {
             self.roll()?;
         }
         let base_offset = self.log_end;
-        set_base_offset(batch, base_offset);
         let header = BatchHeader {
             base_offset,
             ..header
@@ -480,9 +497,12 @@ impl PartitionLog {
         })
     }
 
-    /// Starts a new segment at `log_end`, after making the current one durable.
+    /// Starts a new segment at `log_end`, after making the current one durable. The
+    /// recovery point moves to the new segment: everything before it is on disk, and only
+    /// the segment holding the recovery point and later ones are validated at open.
     fn roll(&mut self) -> Result<(), LogError> {
         self.active.sync_all()?;
+        write_offset_file(&self.dir.join(RECOVERY_POINT_FILE), self.log_end)?;
         let (next, _) = Segment::open(
             &self.dir,
             self.log_end,
@@ -502,13 +522,31 @@ impl PartitionLog {
 
     /// Fsyncs everything appended so far; afterwards the high watermark is `log_end`.
     pub fn sync(&mut self) -> Result<(), LogError> {
-        if self.flushed < self.log_end {
-            self.active.sync()?;
-            self.flushed = self.log_end;
-            write_offset_file(&self.dir.join(RECOVERY_POINT_FILE), self.flushed)?;
+        if let Some(pending) = self.pending_sync() {
+            pending.run()?;
+            self.complete_sync(pending.end);
         }
         self.high_watermark = self.log_end;
         Ok(())
+    }
+
+    /// What an fsync of everything appended so far needs, to run without the log borrowed
+    /// (so appends and reads go on meanwhile); `None` when all of it is on disk already.
+    /// Only the active segment can hold unsynced data: a roll syncs the segment it seals.
+    pub fn pending_sync(&self) -> Option<PendingSync> {
+        (self.flushed < self.log_end).then(|| PendingSync {
+            file: self.active.file(),
+            path: self.active.path().to_path_buf(),
+            end: self.log_end,
+        })
+    }
+
+    /// Records a [`PendingSync`] that ran: everything below its end is on disk and, with
+    /// any flush policy, visible to consumers.
+    pub fn complete_sync(&mut self, end: i64) {
+        let end = end.min(self.log_end);
+        self.flushed = self.flushed.max(end);
+        self.high_watermark = self.high_watermark.max(end);
     }
 
     /// Syncs data and indexes; call before dropping the log at shutdown.

@@ -247,10 +247,15 @@ impl Segment {
     }
 
     /// Appends one validated batch whose base offset is already assigned.
+    /// Appends `batch` with `header.base_offset` written in place of its own first eight
+    /// bytes (outside the CRC), so a batch received from a client is stored without being
+    /// copied to patch it.
     pub(crate) fn append(&mut self, batch: &[u8], header: &BatchHeader) -> Result<(), LogError> {
         let pos = self.size;
-        self.log
-            .write_all_at(batch, pos)
+        let rest = batch.get(8..).ok_or_else(|| {
+            LogError::InvalidBatch(format!("a batch of {} bytes has no header", batch.len()))
+        })?;
+        write_all_vectored_at(&self.log, &header.base_offset.to_be_bytes(), rest, pos)
             .map_err(LogError::io("write segment", &self.log_path))?;
         self.size += batch.len() as u64;
         self.index_batch(header, pos)?;
@@ -397,6 +402,15 @@ impl Segment {
     }
 
     /// Makes written data durable (data only; the size is covered by `fdatasync`).
+    /// The log file, shared (for an fsync outside the partition's lock).
+    pub(crate) fn file(&self) -> Arc<File> {
+        Arc::clone(&self.log)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.log_path
+    }
+
     pub(crate) fn sync(&self) -> Result<(), LogError> {
         self.log
             .sync_data()
@@ -450,4 +464,35 @@ impl Segment {
     pub(crate) fn is_empty(&self) -> bool {
         self.size == 0
     }
+}
+
+/// Writes `head` then `tail` at `pos` with `pwritev`, resuming after short writes.
+fn write_all_vectored_at(file: &File, head: &[u8], tail: &[u8], pos: u64) -> std::io::Result<()> {
+    let mut done = 0usize;
+    let total = head.len() + tail.len();
+    while done < total {
+        let written = if done < head.len() {
+            rustix::io::pwritev(
+                file,
+                &[
+                    std::io::IoSlice::new(&head[done..]),
+                    std::io::IoSlice::new(tail),
+                ],
+                pos + done as u64,
+            )
+        } else {
+            rustix::io::pwritev(
+                file,
+                &[std::io::IoSlice::new(&tail[done - head.len()..])],
+                pos + done as u64,
+            )
+        };
+        match written {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

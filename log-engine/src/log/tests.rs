@@ -25,8 +25,8 @@ fn open(dir: &Path, cfg: PartitionConfig) -> PartitionLog {
 fn fill(log: &mut PartitionLog, from: usize, n: usize) {
     for i in from..from + n {
         let (k, v) = (format!("k{i}"), format!("v{i}"));
-        let mut b = batch(&[(Some(k.as_bytes()), Some(v.as_bytes()))], 1000 + i as i64);
-        log.append(&mut b).expect("append");
+        let b = batch(&[(Some(k.as_bytes()), Some(v.as_bytes()))], 1000 + i as i64);
+        log.append(&b).expect("append");
     }
     log.sync().expect("sync");
 }
@@ -49,10 +49,10 @@ fn bases(records: &[u8]) -> Vec<i64> {
 fn offsets_are_assigned_in_order_and_reads_return_whole_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut log = open(dir.path(), config(1 << 20));
-    let mut a = batch(&[(Some(b"a"), Some(b"1")), (Some(b"b"), Some(b"2"))], 10);
-    let mut b = batch(&[(Some(b"c"), Some(b"3"))], 20);
-    assert_eq!(log.append(&mut a).expect("a").base_offset, 0);
-    let info = log.append(&mut b).expect("b");
+    let a = batch(&[(Some(b"a"), Some(b"1")), (Some(b"b"), Some(b"2"))], 10);
+    let b = batch(&[(Some(b"c"), Some(b"3"))], 20);
+    assert_eq!(log.append(&a).expect("a").base_offset, 0);
+    let info = log.append(&b).expect("b");
     assert_eq!((info.base_offset, info.last_offset), (2, 2));
     log.sync().expect("sync");
     assert_eq!(bases(&log.read(0, 1 << 20).expect("read").records), [0, 2]);
@@ -88,8 +88,8 @@ fn a_read_returns_at_least_one_batch_and_then_only_what_fits() {
 fn with_flush_always_consumers_see_only_synced_records() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut log = open(dir.path(), config(1 << 20));
-    let mut b = batch(&[(Some(b"k"), Some(b"v"))], 0);
-    log.append(&mut b).expect("append");
+    let b = batch(&[(Some(b"k"), Some(b"v"))], 0);
+    log.append(&b).expect("append");
     assert_eq!((log.log_end_offset(), log.high_watermark()), (1, 0));
     assert!(log.read(0, 100).expect("read").records.is_empty());
     log.sync().expect("sync");
@@ -102,7 +102,7 @@ fn with_flush_always_consumers_see_only_synced_records() {
         ..config(1 << 20)
     };
     let mut log = open(dir.path(), cfg);
-    log.append(&mut batch(&[(Some(b"k"), Some(b"v"))], 0))
+    log.append(&batch(&[(Some(b"k"), Some(b"v"))], 0))
         .expect("append");
     assert_eq!(
         log.high_watermark(),
@@ -212,14 +212,14 @@ fn invalid_or_oversized_batches_are_refused_without_writing() {
         ..config(1 << 20)
     };
     let mut log = open(dir.path(), cfg);
-    let mut big = batch(&[(Some(b"k"), Some(&[7u8; 200]))], 0);
+    let big = batch(&[(Some(b"k"), Some(&[7u8; 200]))], 0);
     assert!(matches!(
-        log.append(&mut big),
+        log.append(&big),
         Err(LogError::BatchTooLarge { max: 100, .. })
     ));
     let mut bad = batch(&[(Some(b"k"), Some(b"v"))], 0);
     bad[30] ^= 1;
-    let err = log.append(&mut bad).expect_err("bad crc");
+    let err = log.append(&bad).expect_err("bad crc");
     assert!(err.to_string().contains("CRC-32C mismatch"), "{err}");
     assert_eq!((log.log_end_offset(), log.size_bytes()), (0, 0));
 }
@@ -325,18 +325,18 @@ fn compaction_keeps_the_latest_value_per_key_at_its_offset() {
             let value = (k == 3 && round == 19)
                 .then_some(())
                 .map_or(Some(format!("v{round}")), |_| None);
-            let mut b = batch(
+            let b = batch(
                 &[(Some(key.as_bytes()), value.as_deref().map(str::as_bytes))],
                 1000,
             );
-            let info = log.append(&mut b).expect("append");
+            let info = log.append(&b).expect("append");
             expected.insert(key, (info.base_offset, value));
         }
     }
     // Roll so every update is in a sealed segment; the active segment holds one marker.
     log.sync().expect("sync");
-    let mut marker = batch(&[(Some(b"marker"), Some(b"m"))], 1000);
-    let marker_offset = log.append(&mut marker).expect("marker").base_offset;
+    let marker = batch(&[(Some(b"marker"), Some(b"m"))], 1000);
+    let marker_offset = log.append(&marker).expect("marker").base_offset;
     log.sync().expect("sync");
     assert!(log.segment_count() > 5);
     let before = log.size_bytes();
@@ -389,10 +389,7 @@ fn compacted_partitions_refuse_keyless_records() {
         },
     );
     let err = log
-        .append(&mut batch(
-            &[(Some(b"k"), Some(b"v")), (None, Some(b"v"))],
-            0,
-        ))
+        .append(&batch(&[(Some(b"k"), Some(b"v")), (None, Some(b"v"))], 0))
         .expect_err("keyless");
     assert!(err.to_string().contains("without key"), "{err}");
     assert_eq!(log.log_end_offset(), 0);
@@ -422,4 +419,56 @@ fn retention_deletes_old_and_excess_segments() {
     log.close().expect("close");
     let log = open(dir.path(), config(600));
     assert!(log.log_start_offset() > start);
+}
+
+#[test]
+fn a_crash_after_rolls_revalidates_only_the_active_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), config(600));
+    fill(&mut log, 0, 40);
+    let segments = log.segment_count();
+    assert!(segments > 3, "{segments} segments");
+    // No close: the recovery point is what the last roll left.
+    drop(log);
+    let (log, report) = PartitionLog::open(dir.path(), config(600)).expect("reopen");
+    assert_eq!(report.segments_recovered, 1, "sealed segments are trusted");
+    assert_eq!(log.log_end_offset(), 40);
+    assert_eq!(log.segment_count(), segments);
+}
+
+#[test]
+fn the_stored_base_offset_is_the_assigned_one_whatever_the_client_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), config(1 << 20));
+    let mut b = batch(&[(Some(b"k"), Some(b"v"))], 0);
+    super::batch::set_base_offset(&mut b, 987_654);
+    log.append(&b).expect("append");
+    log.append(&b).expect("again");
+    log.sync().expect("sync");
+    assert_eq!(bases(&log.read(0, 1 << 20).expect("read").records), [0, 1]);
+}
+
+#[test]
+fn appends_go_on_while_an_fsync_runs_and_only_what_it_covered_becomes_visible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), config(1 << 20));
+    let b = batch(&[(Some(b"k"), Some(b"v"))], 0);
+    log.append(&b).expect("append");
+    log.append(&b).expect("append");
+    let pending = log.pending_sync().expect("unsynced data");
+    assert_eq!(pending.end, 2);
+    // Appended while the fsync runs (it holds no borrow of the log).
+    log.append(&b).expect("append during the fsync");
+    pending.run().expect("fsync");
+    log.complete_sync(pending.end);
+    assert_eq!((log.high_watermark(), log.flushed_offset()), (2, 2));
+    assert_eq!(bases(&log.read(0, 1 << 20).expect("read").records), [0, 1]);
+    let rest = log
+        .pending_sync()
+        .expect("the last append is not synced yet");
+    assert_eq!(rest.end, 3);
+    rest.run().expect("fsync");
+    log.complete_sync(rest.end);
+    assert_eq!(log.high_watermark(), 3);
+    assert!(log.pending_sync().is_none(), "nothing left to sync");
 }

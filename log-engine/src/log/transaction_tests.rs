@@ -14,8 +14,8 @@ fn open(dir: &Path, cfg: PartitionConfig) -> PartitionLog {
 
 /// Appends one transactional record `key=value` for producer `pid` at sequence `seq`.
 fn txn_write(log: &mut PartitionLog, pid: i64, seq: i32, key: &str, value: &str) -> i64 {
-    let mut b = transactional(&[(Some(key.as_bytes()), Some(value.as_bytes()))], pid, seq);
-    log.append(&mut b).expect("append").base_offset
+    let b = transactional(&[(Some(key.as_bytes()), Some(value.as_bytes()))], pid, seq);
+    log.append(&b).expect("append").base_offset
 }
 
 /// Base offsets and control flags of the batches readable from `offset` (reading on
@@ -52,10 +52,10 @@ fn located(
 fn an_open_transaction_holds_the_stable_offset_until_its_marker() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut log = open(dir.path(), PartitionConfig::default());
-    log.append(&mut batch(&[(Some(b"a"), Some(b"1"))], 0))
+    log.append(&batch(&[(Some(b"a"), Some(b"1"))], 0))
         .expect("plain");
     let first = txn_write(&mut log, 7, 0, "b", "2");
-    log.append(&mut batch(&[(Some(b"c"), Some(b"3"))], 0))
+    log.append(&batch(&[(Some(b"c"), Some(b"3"))], 0))
         .expect("plain");
     txn_write(&mut log, 7, 1, "d", "4");
     log.sync().expect("sync");
@@ -132,13 +132,11 @@ fn markers_of_a_fenced_epoch_and_control_batches_from_producers_are_refused() {
         "{err}"
     );
     let end = log.log_end_offset();
-    let mut control = super::batch::encode_marker((9, 1), Marker::Commit, 0, 0);
-    let err = log
-        .append(&mut control)
-        .expect_err("control from a producer");
+    let control = super::batch::encode_marker((9, 1), Marker::Commit, 0, 0);
+    let err = log.append(&control).expect_err("control from a producer");
     assert!(err.to_string().contains("transaction coordinator"), "{err}");
-    let mut anonymous = transactional(&[(Some(b"k"), Some(b"v"))], -1, 0);
-    let err = log.append(&mut anonymous).expect_err("no producer id");
+    let anonymous = transactional(&[(Some(b"k"), Some(b"v"))], -1, 0);
+    let err = log.append(&anonymous).expect_err("no producer id");
     assert!(err.to_string().contains("producer id"), "{err}");
     assert_eq!(log.log_end_offset(), end, "nothing written");
 }
@@ -153,7 +151,7 @@ fn compaction_drops_aborted_values_and_leaves_open_transactions_alone() {
     };
     let mut log = open(dir.path(), cfg);
     let committed = log
-        .append(&mut batch(&[(Some(b"k"), Some(b"committed"))], 0))
+        .append(&batch(&[(Some(b"k"), Some(b"committed"))], 0))
         .expect("plain")
         .base_offset;
     let aborted = txn_write(&mut log, 1, 0, "k", "aborted");
@@ -161,12 +159,12 @@ fn compaction_drops_aborted_values_and_leaves_open_transactions_alone() {
         .expect("abort");
     let open = txn_write(&mut log, 2, 0, "j", "open");
     let later = log
-        .append(&mut batch(&[(Some(b"j"), Some(b"old"))], 0))
+        .append(&batch(&[(Some(b"j"), Some(b"old"))], 0))
         .expect("plain")
         .base_offset;
     for i in 0..8 {
         let key = format!("filler{i}");
-        log.append(&mut batch(&[(Some(key.as_bytes()), Some(b"x"))], 0))
+        log.append(&batch(&[(Some(key.as_bytes()), Some(b"x"))], 0))
             .expect("filler");
     }
     log.sync().expect("sync");
@@ -205,9 +203,9 @@ fn expired_producers_are_forgotten_but_not_while_their_transaction_is_open() {
     assert_eq!(log.expire_producers(long), 0, "both were just heard from");
     assert_eq!(log.expire_producers(std::time::Duration::ZERO), 1);
     // Producer 7 (still open) keeps its sequence: a gap is still refused.
-    let mut b = transactional(&[(Some(b"c"), Some(b"3"))], 7, 5);
+    let b = transactional(&[(Some(b"c"), Some(b"3"))], 7, 5);
     assert!(matches!(
-        log.append(&mut b),
+        log.append(&b),
         Err(LogError::OutOfOrderSequence { expected: 1, .. })
     ));
     txn_write(&mut log, 7, 1, "d", "4");

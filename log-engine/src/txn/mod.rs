@@ -184,8 +184,8 @@ impl TxnCoordinator {
         durable: bool,
     ) -> Result<(), ResponseError> {
         let key = store::encode_key(id);
-        let mut batch = encode_batch(&[(Some(&key[..]), value)], now_ms());
-        let written = match self.log.append(&mut batch) {
+        let batch = encode_batch(&[(Some(&key[..]), value)], now_ms());
+        let written = match self.log.append(&batch) {
             Ok(info) if durable => self.log.wait_durable(info.last_offset).await,
             Ok(_) => Ok(()),
             Err(e) => Err(e),

@@ -237,8 +237,8 @@ mod tests {
             .0;
         for i in 0..3u8 {
             let value = [i; 100];
-            let mut batch = crate::log::batch::test_support::batch(&[(None, Some(&value))], 1000);
-            log.append(&mut batch).expect("append");
+            let batch = crate::log::batch::test_support::batch(&[(None, Some(&value))], 1000);
+            log.append(&batch).expect("append");
         }
         log.sync().expect("sync");
         log.locate(0, 1 << 20, crate::log::Isolation::ReadUncommitted)
