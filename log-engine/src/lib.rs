@@ -9,6 +9,7 @@
 
 mod api;
 pub mod broker;
+mod clock;
 pub mod config;
 pub mod error;
 mod group;

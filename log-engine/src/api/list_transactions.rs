@@ -33,7 +33,7 @@ pub(crate) fn handle(broker: &Arc<Broker>, ctx: &Ctx, req: ListTransactionsReque
             }
         }
         let producers: Vec<i64> = req.producer_id_filters.iter().map(|p| p.0).collect();
-        let now = crate::txn::now_ms();
+        let now = crate::clock::now_ms();
         let listed = txns
             .list()
             .await

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{Ctx, Reply, str_bytes};
 use crate::broker::Broker;
+use crate::clock::now_ms;
 use crate::error::LogError;
 use crate::log::FlushPolicy;
 use crate::log::batch::{BatchHeader, set_log_append_time};
@@ -115,13 +116,6 @@ fn append(
         .with_log_append_time_ms(append_time.unwrap_or(-1))
         .with_log_start_offset(log_start);
     Ok((resp, info.last_offset))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub(crate) fn handle(broker: &Broker, ctx: &Ctx, req: ProduceRequest) -> Result<Reply, String> {

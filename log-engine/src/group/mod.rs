@@ -21,6 +21,7 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::broker::Broker;
+use crate::clock::now_ms;
 use crate::error::BrokerError;
 use crate::log::batch::{BatchHeader, KeyValue, encode_batch};
 use crate::partition::Partition;
@@ -75,13 +76,6 @@ pub(crate) struct GroupCoordinator {
     log: Arc<Partition>,
     /// Offsets of open transactions, by producer id.
     pending: Mutex<Pending>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl GroupCoordinator {

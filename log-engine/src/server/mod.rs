@@ -141,10 +141,7 @@ async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
         for topic in broker.topics() {
             for p in topic.partitions.clone() {
                 let topic = Arc::clone(&topic);
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
+                let now_ms = crate::clock::now_ms();
                 let result = tokio::task::spawn_blocking(move || {
                     p.expire_producers(producer_expiration);
                     p.clean(&topic.config, now_ms)

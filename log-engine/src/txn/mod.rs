@@ -28,6 +28,7 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::broker::Broker;
+use crate::clock::now_ms;
 use crate::error::BrokerError;
 use crate::group::OFFSETS_TOPIC;
 use crate::log::Marker;
@@ -81,14 +82,6 @@ pub(crate) struct TxnCoordinator {
     /// TxnOffsetCommit checks (which must not wait for the lock above).
     ongoing: Mutex<HashMap<i64, OngoingEntry>>,
     log: Arc<Partition>,
-}
-
-/// Wall-clock milliseconds, the unit of the transaction state's timestamps.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl TxnCoordinator {
