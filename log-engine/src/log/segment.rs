@@ -246,10 +246,9 @@ impl Segment {
         Ok(())
     }
 
-    /// Appends one validated batch whose base offset is already assigned.
-    /// Appends `batch` with `header.base_offset` written in place of its own first eight
-    /// bytes (outside the CRC), so a batch received from a client is stored without being
-    /// copied to patch it.
+    /// Appends one validated batch at its assigned base offset, `header.base_offset`, which
+    /// is written in place of the batch's own first eight bytes (outside the CRC): a batch
+    /// received from a client is stored without being copied to patch it.
     pub(crate) fn append(&mut self, batch: &[u8], header: &BatchHeader) -> Result<(), LogError> {
         let pos = self.size;
         let rest = batch.get(8..).ok_or_else(|| {
