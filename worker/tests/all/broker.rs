@@ -1,6 +1,6 @@
-//! `culvert broker --config FILE` as a user runs it: starts, serves Kafka clients, and
-//! shuts down cleanly on SIGTERM; after a SIGKILL no acknowledged record is lost and every
-//! transaction is whole or absent.
+//! `culvert broker --config FILE` as a user runs it: starts (without transparent huge
+//! pages unless asked), serves Kafka clients, and shuts down cleanly on SIGTERM; after a
+//! SIGKILL no acknowledged record is lost and every transaction is whole or absent.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -372,4 +372,49 @@ fn sigkill_during_transactions_leaves_each_one_whole_or_absent() {
     }
     broker.kill().expect("stop");
     broker.wait().expect("reaped");
+}
+
+/// Whether the kernel may back `pid`'s memory with transparent huge pages (the
+/// `THP_enabled` line of `/proc/PID/status`, 0 after `prctl(PR_SET_THP_DISABLE)`).
+fn thp_enabled(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .expect("a kernel that reports THP_enabled in /proc/PID/status (Linux 5.0+)");
+    line.trim() == "1"
+}
+
+#[test]
+fn the_binary_keeps_to_small_pages_unless_mimalloc_is_allowed_huge_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, _) = start_broker(dir.path(), "");
+    assert!(
+        !thp_enabled(child.id()),
+        "mimalloc's MADV_HUGEPAGE arena would add tens of MB of barely used 2 MB pages"
+    );
+    child.kill().expect("stop");
+    child.wait().expect("reaped");
+
+    let config = dir.path().join("broker.toml");
+    let mut allowed = Command::new(env!("CARGO_BIN_EXE_culvert"))
+        .args(["broker", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .env("MIMALLOC_ALLOW_THP", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("culvert broker starts");
+    let mut line = String::new();
+    BufReader::new(allowed.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    assert!(line.contains("bootstrap.servers="), "started: {line:?}");
+    assert!(
+        thp_enabled(allowed.id()),
+        "MIMALLOC_ALLOW_THP=1 keeps huge pages"
+    );
+    allowed.kill().expect("stop");
+    allowed.wait().expect("reaped");
 }
