@@ -106,8 +106,8 @@ idle_rss() { # -> "RSS MB, of which transparent huge pages MB" with 10 idle conn
   done
   sleep 15
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$WORKER_PID/status")
-  # Huge pages the kernel chose to back (e.g. DAMON promoting hot regions, even with THP
-  # set to madvise) count 2 MB each, however little of them is used.
+  # Transparent huge pages count 2 MB each, however little of them is used (mimalloc
+  # asks for them on its arena; culvert turns them off unless MIMALLOC_ALLOW_THP=1).
   thp=$(awk '/AnonHugePages/ {print $2}' "/proc/$WORKER_PID/smaps_rollup")
   kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
   rm -rf "$dir"
