@@ -139,9 +139,7 @@ pub struct PendingSync {
 impl PendingSync {
     /// Runs the fsync (`fdatasync`): blocking, and meant to run without the log's lock.
     pub fn run(&self) -> Result<(), LogError> {
-        self.file
-            .sync_data()
-            .map_err(LogError::io("sync segment", &self.path))
+        crate::log::segment::sync_data(&self.file, &self.path)
     }
 }
 

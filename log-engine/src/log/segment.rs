@@ -411,9 +411,7 @@ impl Segment {
     }
 
     pub(crate) fn sync(&self) -> Result<(), LogError> {
-        self.log
-            .sync_data()
-            .map_err(LogError::io("sync segment", &self.log_path))
+        sync_data(&self.log, &self.log_path)
     }
 
     /// Syncs the log and both indexes (at roll and close).
@@ -463,6 +461,11 @@ impl Segment {
     pub(crate) fn is_empty(&self) -> bool {
         self.size == 0
     }
+}
+
+/// `fdatasync` of a segment file (through the segment or a shared handle of it).
+pub(crate) fn sync_data(file: &File, path: &Path) -> Result<(), LogError> {
+    file.sync_data().map_err(LogError::io("sync segment", path))
 }
 
 /// Writes `head` then `tail` at `pos` with `pwritev`, resuming after short writes.
